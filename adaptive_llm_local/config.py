@@ -1,0 +1,110 @@
+"""Settings from the environment (``ADAPTIVE_LLM_*``), with one place for every default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "ADAPTIVE_LLM_"
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_DIR = PACKAGE_DIR.parent
+
+
+def default_home() -> Path:
+    """Where state lives when ``ADAPTIVE_LLM_HOME`` is not set.
+
+    A source checkout (``models/manifest.json`` next to the package) keeps its state in
+    the checkout: ``models/`` and ``index/``. An installed package uses
+    ``~/.adaptive-llm-local``.
+    """
+    if (CHECKOUT_DIR / "models" / "manifest.json").is_file():
+        return CHECKOUT_DIR
+    return Path.home() / ".adaptive-llm-local"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the assistant.
+
+    Parameters
+    ----------
+    home
+        Root of all state: ``models/`` and ``index/`` (Chroma and the diagnosis database).
+    model
+        Chat GGUF: a path, or a file name inside ``models/``; ``None`` picks the default.
+    embed_model
+        Embedding GGUF; ``None`` uses a ``*embed*.gguf`` in ``models/`` or the chat model.
+    n_ctx
+        Context window in tokens.
+    max_tokens
+        Most tokens one answer may generate.
+    n_gpu_layers
+        Layers offloaded to the GPU; ``None`` offloads all when llama.cpp has GPU support.
+    n_threads
+        CPU threads for generation; ``None`` lets llama.cpp decide.
+    index_dir
+        Persisted Chroma index; defaults to ``home/index``.
+    chroma_url
+        ``http://host:port`` of a shared Chroma server; ``None`` uses the local index.
+    """
+
+    home: Path = field(default_factory=default_home)
+    model: str | None = None
+    embed_model: str | None = None
+    n_ctx: int = 4096
+    max_tokens: int = 384
+    n_gpu_layers: int | None = None
+    n_threads: int | None = None
+    seed: int = 0
+    index_dir: Path | None = None
+    chroma_url: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        home = _env("HOME")
+        settings = cls(
+            home=Path(home).expanduser() if home else default_home(),
+            model=_env("MODEL"),
+            embed_model=_env("EMBED_MODEL"),
+            n_ctx=_env_int("N_CTX", 4096) or 4096,
+            max_tokens=_env_int("MAX_TOKENS", 384) or 384,
+            n_gpu_layers=_env_int("N_GPU_LAYERS", None),
+            n_threads=_env_int("THREADS", None),
+            seed=_env_int("SEED", 0) or 0,
+            index_dir=Path(p).expanduser() if (p := _env("INDEX_DIR")) else None,
+            chroma_url=_env("CHROMA_URL"),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **clean) if clean else settings
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir if self.index_dir is not None else self.home / "index"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.index_path / "chroma"
+
+    @property
+    def database_path(self) -> Path:
+        return self.index_path / "state.sqlite3"

@@ -1,0 +1,33 @@
+"""User-facing errors: each carries a message a scientist can act on."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for errors that the CLI prints as one clear message (no traceback)."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(AssistantError):
+    """The GGUF model file is missing."""
+
+
+class ModelCorruptError(AssistantError):
+    """The GGUF model file exists but cannot be used (bad header, checksum, or load failure)."""
+
+
+class LogNotReadableError(AssistantError):
+    """A log path is missing, a directory, or unreadable."""
+
+
+class IndexError_(AssistantError):
+    """The retrieval index cannot be opened or written."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index was built with another embedding model; `index rebuild` fixes it."""
+
+
+class IndexLockedError(IndexError_):
+    """Another process owns the persisted index."""

@@ -1,0 +1,404 @@
+"""The model runtime: the only module that imports ``llama_cpp``.
+
+One ``llama_cpp.Llama`` is not thread-safe, so every call into llama.cpp holds one
+process-wide lock, and async callers run those calls in a worker thread so the event
+loop never blocks. Models load lazily on first use, never in a constructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .errors import ModelCorruptError
+from .models import ModelFile, check_header, resolve_chat_model, resolve_embed_model
+
+Message = dict[str, str]
+TokenCallback = Callable[[str], None]
+
+# llama.cpp contexts must not be used from two threads at once; one lock for all of them
+# also keeps the CPU from being oversubscribed by a chat and an embedding call together.
+LLAMA_LOCK = threading.RLock()
+
+
+def _llama_cpp() -> Any:
+    import llama_cpp
+
+    return llama_cpp
+
+
+def llama_version() -> str:
+    """Version of the installed llama-cpp-python."""
+    return str(_llama_cpp().__version__)
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan, ...)."""
+    return bool(_llama_cpp().llama_supports_gpu_offload())
+
+
+def system_info() -> str:
+    """llama.cpp's own summary of the CPU/GPU features it was built with."""
+    info = _llama_cpp().llama_print_system_info()
+    return info.decode() if isinstance(info, bytes) else str(info)
+
+
+@dataclass
+class Completion:
+    """Result of one chat call, with the token counts llama.cpp reported."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    first_token_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LocalModel:
+    """A GGUF model run by llama.cpp, loaded on first use.
+
+    Parameters
+    ----------
+    model
+        The GGUF file (see :mod:`adaptive_llm_local.models`).
+    n_ctx
+        Context window in tokens (set explicitly: llama-cpp-python's default is small).
+    n_gpu_layers
+        Layers to offload; ``None`` means all of them when the build supports GPU offload.
+    n_threads
+        CPU threads; ``None`` lets llama.cpp choose.
+    embedding
+        Load for embeddings (mean pooling) instead of chat.
+    """
+
+    def __init__(
+        self,
+        model: ModelFile,
+        *,
+        n_ctx: int = 4096,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        seed: int = 0,
+        embedding: bool = False,
+    ) -> None:
+        self.model = model
+        self.n_ctx = n_ctx
+        self.requested_gpu_layers = n_gpu_layers
+        self.n_threads = n_threads
+        self.seed = seed
+        self.embedding = embedding
+        self._llama: Any = None
+        self.load_seconds: float | None = None
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    @property
+    def n_gpu_layers(self) -> int:
+        if self.requested_gpu_layers is not None:
+            return self.requested_gpu_layers
+        return -1 if gpu_offload_supported() else 0
+
+    def load(self) -> Any:
+        """Load the model if needed and return the ``Llama`` object.
+
+        Raises
+        ------
+        ModelNotFoundError, ModelCorruptError
+            With the path and the fix, when the file is missing or llama.cpp rejects it.
+        """
+        if self._llama is not None:
+            return self._llama
+        with LLAMA_LOCK:
+            if self._llama is not None:
+                return self._llama
+            check_header(self.model)
+            llama_cpp = _llama_cpp()
+            kwargs: dict[str, Any] = {
+                "model_path": str(self.model.path),
+                "n_ctx": self.n_ctx,
+                "n_gpu_layers": self.n_gpu_layers,
+                "seed": self.seed,
+                "verbose": False,
+            }
+            if self.n_threads:
+                kwargs["n_threads"] = self.n_threads
+                kwargs["n_threads_batch"] = self.n_threads
+            if self.embedding:
+                kwargs.update(
+                    embedding=True,
+                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                    n_batch=self.n_ctx,
+                    n_ubatch=self.n_ctx,
+                )
+            start = time.perf_counter()
+            try:
+                with _quiet_stderr():
+                    self._llama = llama_cpp.Llama(**kwargs)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelCorruptError(
+                    f"llama.cpp could not load {self.model.path} ({exc}). The file may be "
+                    "truncated or not a model llama.cpp supports: delete it and run "
+                    "`make models`, or set ADAPTIVE_LLM_MODEL to another GGUF."
+                ) from None
+            self.load_seconds = time.perf_counter() - start
+            return self._llama
+
+    def close(self) -> None:
+        with LLAMA_LOCK:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
+    # --- tokens -----------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes in this model's vocabulary."""
+        llama = self.load()
+        with LLAMA_LOCK:
+            return len(llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
+
+    # --- chat -------------------------------------------------------------------------
+
+    def _completion_kwargs(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, schema: dict | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_p": 0.9,
+            "repeat_penalty": 1.1,
+            "seed": self.seed,
+        }
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        return kwargs
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        schema: dict | None = None,
+        stats: Completion | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer's text piece by piece; holds the model lock until done.
+
+        ``schema`` constrains the output to JSON matching that JSON schema (llama.cpp grammar).
+        When ``stats`` is given, token counts and timings are written into it.
+        """
+        llama = self.load()
+        kwargs = self._completion_kwargs(messages, max_tokens, temperature, schema)
+        with LLAMA_LOCK:
+            self.calls += 1
+            start = time.perf_counter()
+            pieces = 0
+            stream = llama.create_chat_completion(stream=True, **kwargs)
+            try:
+                for chunk in stream:
+                    delta = chunk["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        if pieces == 0 and stats is not None:
+                            stats.first_token_seconds = time.perf_counter() - start
+                        pieces += 1
+                        if stats is not None:
+                            stats.text += delta
+                        yield delta
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+            if stats is not None:
+                stats.seconds = time.perf_counter() - start
+                stats.completion_tokens = pieces
+                # the context holds prompt + generated tokens after a completion
+                stats.prompt_tokens = max(int(getattr(llama, "n_tokens", 0)) - pieces, 0)
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        schema: dict | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        """Run one chat completion; ``on_token`` sees every piece as it is generated."""
+        stats = Completion(text="")
+        for piece in self.stream_chat(
+            messages, max_tokens=max_tokens, temperature=temperature, schema=schema, stats=stats
+        ):
+            if on_token is not None:
+                on_token(piece)
+        return stats
+
+    async def achat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        schema: dict | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        """:meth:`chat` in a worker thread: the event loop keeps running meanwhile."""
+        return await asyncio.to_thread(
+            self.chat,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            schema=schema,
+            on_token=on_token,
+        )
+
+    async def astream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        schema: dict | None = None,
+    ) -> AsyncIterator[str]:
+        """Async iterator over answer pieces, generated in a worker thread."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for piece in self.stream_chat(
+                    messages, max_tokens=max_tokens, temperature=temperature, schema=schema
+                ):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("piece", piece))
+                    if stop.is_set():
+                        break
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+            except BaseException as exc:
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "piece":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    break
+        finally:
+            stop.set()
+            await asyncio.shield(worker)
+
+    # --- embeddings -------------------------------------------------------------------
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length mean-pooled embeddings, one per text, computed in one batched call."""
+        if not self.embedding:
+            raise RuntimeError("this LocalModel was not loaded for embeddings")
+        if not texts:
+            return []
+        llama = self.load()
+        with LLAMA_LOCK:
+            self.calls += 1
+            vectors = llama.embed(list(texts), normalize=True, truncate=True)
+        return [list(map(float, v)) for v in vectors]
+
+    def embedding_dim(self) -> int:
+        llama = self.load()
+        return int(llama.n_embd())
+
+    # --- introspection ----------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """What ``doctor`` prints: path, sizes, offload, threads, context."""
+        threads = self.n_threads
+        if self._llama is not None:
+            threads = getattr(self._llama, "n_threads", threads)
+        return {
+            "path": str(self.model.path),
+            "loaded": self.loaded,
+            "n_ctx": self.n_ctx,
+            "n_gpu_layers": self.n_gpu_layers,
+            "gpu_offload_supported": gpu_offload_supported(),
+            "gpu_offload_used": gpu_offload_supported() and self.n_gpu_layers != 0,
+            "n_threads": threads or os.cpu_count(),
+            "load_seconds": self.load_seconds,
+        }
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence llama.cpp's C-level load chatter (it writes to fd 2 directly)."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+_MODELS: dict[tuple[Any, ...], LocalModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def get_chat_model(settings: Settings | None = None) -> LocalModel:
+    """The process-wide chat model for ``settings`` (not loaded until first use)."""
+    settings = settings or Settings.from_env()
+    model_file = resolve_chat_model(settings)
+    key = ("chat", str(model_file.path), settings.n_ctx, settings.n_gpu_layers, settings.n_threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = LocalModel(
+                model_file,
+                n_ctx=settings.n_ctx,
+                n_gpu_layers=settings.n_gpu_layers,
+                n_threads=settings.n_threads,
+                seed=settings.seed,
+            )
+        return _MODELS[key]
+
+
+def get_embedding_model(settings: Settings | None = None, n_ctx: int = 1024) -> LocalModel:
+    """The process-wide embedding model: a dedicated embedding GGUF, else the chat GGUF."""
+    settings = settings or Settings.from_env()
+    model_file = resolve_embed_model(settings) or resolve_chat_model(settings)
+    key = ("embed", str(model_file.path), n_ctx, settings.n_gpu_layers, settings.n_threads)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = LocalModel(
+                model_file,
+                n_ctx=n_ctx,
+                n_gpu_layers=settings.n_gpu_layers,
+                n_threads=settings.n_threads,
+                embedding=True,
+            )
+        return _MODELS[key]
+
+
+def raw_llama(model: ModelFile, *, n_ctx: int = 4096, **kwargs: Any) -> Any:
+    """A bare ``llama_cpp.Llama`` (no lock, no threads): the baseline ``make bench`` compares to."""
+    with _quiet_stderr():
+        return _llama_cpp().Llama(model_path=str(model.path), n_ctx=n_ctx, verbose=False, **kwargs)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from .errors import AssistantError
 from .knowledge import categories_mentioned, guide_for
 from .triage import Evidence, TriageResult, redact, triage_file
 
@@ -37,6 +38,48 @@ SYSTEM_PROMPT = (
     "You are an HPC support engineer. A batch job failed. Using the triage and the log "
     "excerpt, state the root cause in one or two sentences and a concrete fix. Cite the "
     "line numbers of the log lines that prove it. Reply with JSON only."
+)
+
+# One worked example shows a small model the expected shape and tone; the example is
+# chosen from another category than the log's so it cannot be copied verbatim.
+_EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    (
+        "file_error",
+        "Triage category: file_error (A file could not be read or written).\n"
+        "Exception: FileNotFoundError.\n"
+        "Key line 7: FileNotFoundError: [Errno 2] No such file or directory: '/scratch/u/input_3.h5'\n\n"
+        "Log excerpt (line number | text):\n"
+        '     5|   File "run.py", line 12, in load\n'
+        "     6|     with open(path) as fh:\n"
+        "     7| FileNotFoundError: [Errno 2] No such file or directory: '/scratch/u/input_3.h5'",
+        {
+            "root_cause": "The job tried to open /scratch/u/input_3.h5, which does not exist on the "
+            "compute node, so Python raised FileNotFoundError.",
+            "suggested_fix": "Create the input file before the job starts, or fix the path; use an "
+            "absolute path on a file system that the compute nodes mount.",
+            "evidence": [7],
+            "confidence": 0.9,
+        },
+    ),
+    (
+        "out_of_memory",
+        "Triage category: out_of_memory (The job ran out of memory).\n"
+        "Exception: none.\n"
+        "Key line 41: slurmstepd: error: Detected 1 oom-kill event(s) in StepId=812.batch. "
+        "Some of your processes may have been killed by the cgroup out-of-memory handler.\n\n"
+        "Log excerpt (line number | text):\n"
+        "    40| step 1200 of 5000, grid 4096x4096\n"
+        "    41| slurmstepd: error: Detected 1 oom-kill event(s) in StepId=812.batch. Some of your "
+        "processes may have been killed by the cgroup out-of-memory handler.",
+        {
+            "root_cause": "The job used more memory than SLURM allowed, so the cgroup OOM handler "
+            "killed it while it worked on a 4096x4096 grid.",
+            "suggested_fix": "Request more memory with --mem (or --mem-per-cpu), or use a smaller "
+            "grid per job.",
+            "evidence": [41],
+            "confidence": 0.9,
+        },
+    ),
 )
 
 RULE_CATEGORIES = frozenset(
@@ -179,6 +222,9 @@ def _clip(text: str) -> str:
 
 
 def _detail(result: TriageResult) -> str:
+    if result.key_line:
+        line = result.key_line.strip()
+        return line if len(line) <= 160 else line[:159] + "…"
     return result.summary or result.exception or result.category
 
 
@@ -194,6 +240,7 @@ def build_messages(
     sources: Sequence[Source],
     *,
     context_lines: Sequence[Evidence],
+    example: bool = True,
 ) -> list[dict[str, str]]:
     """The chat messages for one diagnosis (every log line already redacted by triage)."""
     guide = guide_for(result.category)
@@ -217,10 +264,15 @@ def build_messages(
     parts.append(
         "Reply with JSON: root_cause, suggested_fix, evidence (line numbers), confidence (0-1)."
     )
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": "\n\n".join(parts)},
-    ]
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}]
+    if example:
+        _, example_user, example_answer = next(ex for ex in _EXAMPLES if ex[0] != result.category)
+        messages += [
+            {"role": "user", "content": example_user},
+            {"role": "assistant", "content": json.dumps(example_answer)},
+        ]
+    messages.append({"role": "user", "content": "\n\n".join(parts)})
+    return messages
 
 
 def fit_prompt(
@@ -230,31 +282,37 @@ def fit_prompt(
     count_tokens: Callable[[str], int],
     budget: int,
 ) -> tuple[list[dict[str, str]], list[Source], int]:
-    """Messages that fit ``budget`` tokens: drop sources, then far context lines, first.
+    """Messages that fit ``budget`` tokens, shrinking step by step until they do.
 
-    Returns the messages, the sources kept and the prompt's token count. The triage
-    header alone always fits a sane budget because each line is clipped.
+    Drops, in order: sources beyond the best one, context lines far from the key line
+    (down to 8), the last source, the worked example, the remaining context lines.
+    Returns the messages, the sources kept and the prompt's token count; the count
+    exceeds ``budget`` only when even the bare triage header does not fit.
     """
     key = result.key_line_number
     context = list(result.context)
     kept = list(sources)
+    example = True
 
     def size(msgs: list[dict[str, str]]) -> int:
         # chat templates add a few tokens per message
         return sum(count_tokens(m["content"]) + 8 for m in msgs)
 
     while True:
-        messages = build_messages(result, kept, context_lines=context)
+        messages = build_messages(result, kept, context_lines=context, example=example)
         tokens = size(messages)
         if tokens <= budget:
             return messages, kept, tokens
-        if len(kept) > 0 and (len(context) <= 8 or len(kept) > 1):
+        if len(kept) > 1:
             kept.pop()
-        elif context:
-            far = max(range(len(context)), key=lambda i: _distance(context[i].line, key))
-            context.pop(far)
+        elif len(context) > 8:
+            context.pop(max(range(len(context)), key=lambda i: _distance(context[i].line, key)))
         elif kept:
             kept.pop()
+        elif example:
+            example = False
+        elif context:
+            context.pop(max(range(len(context)), key=lambda i: _distance(context[i].line, key)))
         else:
             return messages, kept, tokens
 
@@ -281,10 +339,49 @@ def parse_answer(text: str) -> dict[str, Any] | None:
 
 
 def _usable(text: Any) -> bool:
+    """A real sentence: enough words, and not an echo of the prompt's own labels."""
     if not isinstance(text, str):
         return False
     words = re.findall(r"[A-Za-z]{3,}", text)
-    return len(words) >= 4
+    echo = re.search(r"triage category|key line \d|log excerpt|usual (cause|fix)", text, re.I)
+    return len(words) >= 5 and echo is None
+
+
+def _ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9_/.]+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+_EXAMPLE_NGRAMS = frozenset(
+    gram
+    for _, _, answer in _EXAMPLES
+    for gram in _ngrams(f"{answer['root_cause']} {answer['suggested_fix']}")
+)
+
+
+def copies_example(text: str) -> bool:
+    """Whether ``text`` parrots the worked example instead of this log."""
+    return bool(_ngrams(text) & _EXAMPLE_NGRAMS) or "input_3.h5" in text
+
+
+def _repeats(text: Any, other: Any) -> bool:
+    """Whether ``text`` mostly restates ``other`` (a fix that only repeats the cause)."""
+    if not isinstance(text, str) or not isinstance(other, str):
+        return False
+    grams = _ngrams(text, 4)
+    return bool(grams) and len(grams & _ngrams(other, 4)) >= 0.5 * len(grams)
+
+
+def agrees(result: TriageResult, text: str) -> bool:
+    """Whether ``text`` talks about the failure the rules found (its category or its names)."""
+    if result.category not in RULE_CATEGORIES:
+        return True
+    mentioned = categories_mentioned(text)
+    if result.category in mentioned:
+        return True
+    lowered = text.lower()
+    names = [result.exception or "", *re.findall(r"'([\w.]+)'", result.summary or "")]
+    return any(name and name.lower() in lowered for name in names)
 
 
 def reconcile(
@@ -316,26 +413,36 @@ def reconcile(
     merged = sorted({*evidence, *cited}, key=lambda e: (e.line < 0, abs(e.line)))
 
     try:
-        confidence = min(max(float(answer.get("confidence", 0.5)), 0.0), 1.0)
+        confidence = float(answer.get("confidence", 0.5))
     except (TypeError, ValueError):
         confidence = 0.5
+    if not 0.0 <= confidence <= 1.0:
+        confidence = 0.5
     cause, fix = answer.get("root_cause"), answer.get("suggested_fix")
-    if not (_usable(cause) and _usable(fix)):
+    cause_ok = _usable(cause) and not copies_example(cause)
+    fix_ok = _usable(fix) and not copies_example(fix) and not _repeats(fix, cause)
+    if cause_ok and not agrees(result, cause):
+        others = sorted(categories_mentioned(cause) - {result.category, "unknown"})
+        blamed = f"blamed {', '.join(others)}" if others else "did not explain it"
+        notes.append(f"the model {blamed} but the log shows {result.category}; the rule wins")
+        return rule_cause, rule_fix, merged, 0.8, "rule", notes
+    if not cause_ok and not fix_ok:
         notes.append("the model's explanation was unusable; using the rule's explanation")
-        return rule_cause, rule_fix, merged, 0.7 if result.category in RULE_CATEGORIES else 0.3, "rule", notes
+        fallback = 0.7 if result.category in RULE_CATEGORIES else 0.3
+        return rule_cause, rule_fix, merged, fallback, "rule", notes
+    if not (cause_ok and fix_ok):
+        notes.append(f"the model's {'fix' if cause_ok else 'root cause'} was unusable; the rule's is used")
     if result.category in RULE_CATEGORIES:
-        mentioned = categories_mentioned(f"{cause} {fix}")
-        contradicts = bool(mentioned - {result.category, "python_exception", "unknown"}) and (
-            result.category not in mentioned
-        )
-        if contradicts:
-            notes.append(
-                f"the model blamed {', '.join(sorted(mentioned))} but the log shows "
-                f"{result.category}; the rule wins"
-            )
-            return rule_cause, rule_fix, merged, 0.8, "rule", notes
         confidence = max(confidence, 0.6)
-    return cause.strip(), fix.strip(), merged, confidence, "model", notes
+    by = "model" if cause_ok and fix_ok else "model+rule"
+    return (
+        cause.strip() if cause_ok else rule_cause,
+        fix.strip() if fix_ok else rule_fix,
+        merged,
+        confidence,
+        by,
+        notes,
+    )
 
 
 # --- the diagnoser ----------------------------------------------------------------------
@@ -397,7 +504,14 @@ class Diagnoser:
 
         model = self.model
         budget = model.n_ctx - self.max_tokens - _PROMPT_MARGIN_TOKENS
-        messages, kept, _ = fit_prompt(result, found, count_tokens=model.count_tokens, budget=budget)
+        messages, kept, tokens = fit_prompt(
+            result, found, count_tokens=model.count_tokens, budget=budget
+        )
+        if tokens > budget:
+            raise AssistantError(
+                f"The context window is too small for a diagnosis ({model.n_ctx} tokens, "
+                f"{self.max_tokens} reserved for the answer): raise ADAPTIVE_LLM_N_CTX."
+            )
         completion = model.chat(
             messages,
             max_tokens=self.max_tokens,

@@ -83,6 +83,36 @@ def find_logs(job: FailedJob, move_old_logs_to: Path | None) -> list[Path]:
     return found
 
 
+def guess_logs(run_manager: Any, job: FailedJob, claimed: set[str]) -> list[Path]:
+    """Logs of a job that died before reporting its id: the newest unclaimed file by name.
+
+    adaptive-scheduler records such a job with ``job_id=None`` and no log names, but the
+    scheduler still wrote ``<job_name>-<id>.out``; the job-id placeholder becomes a glob.
+    """
+    scheduler = getattr(run_manager, "scheduler", None)
+    variable = getattr(scheduler, "_JOB_ID_VARIABLE", None)
+    if scheduler is None or variable is None or not job.job_name:
+        return []
+    try:
+        templates = scheduler.output_fnames(job.job_name)
+        running = {str(job_id) for job_id in scheduler.queue()}
+    except Exception:
+        return []
+    found: list[Path] = []
+    for template in templates:
+        template = Path(template)
+        prefix, _, suffix = template.name.partition(variable)
+        running_names = {f"{prefix}{job_id}{suffix}" for job_id in running}
+        candidates = [
+            p
+            for p in template.parent.glob(f"{prefix}*{suffix}")
+            if str(p) not in claimed and p.name not in running_names
+        ]
+        if candidates:
+            found.append(max(candidates, key=lambda p: p.stat().st_mtime))
+    return found
+
+
 def most_telling(results: list[TriageResult]) -> TriageResult:
     """The triage that explains the failure best: a rule hit over ``unknown`` over ``none``."""
     return max(results, key=lambda r: (_SEVERITY.get(r.category, 2), r.key_line is not None))
@@ -184,6 +214,7 @@ class LLMManager(BaseManager):
         self._max_queue = max_queue
         self._wake: asyncio.Event | None = None
         self._cache: dict[str, Diagnosis] = {}
+        self._claimed_logs: set[str] = set()
         self._loaded = False
         self._model_calls = 0
 
@@ -330,6 +361,9 @@ class LLMManager(BaseManager):
         """Runs in a worker thread: read logs, reuse or make a diagnosis."""
         move_to = getattr(self.run_manager, "move_old_logs_to", None)
         logs = find_logs(job, move_to)
+        if not logs and job.job_id is None:
+            logs = guess_logs(self.run_manager, job, self._claimed_logs)
+        self._claimed_logs.update(str(p) for p in logs)
         if not logs:
             looked = [p for p in (*job.output_logs, job.log_fname) if p]
             return logs_missing_diagnosis(job, looked), None, "logs_missing"

@@ -1,0 +1,322 @@
+"""Triage of one log: category, key line, exception, signature, evidence."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptive_llm_local.triage.evidence import Evidence
+from adaptive_llm_local.triage.reader import (
+    HEAD_BYTES,
+    TAIL_BYTES,
+    LogWindow,
+    read_log,
+    window_from_text,
+)
+from adaptive_llm_local.triage.rules import Rule, match_exception, scan_lines
+from adaptive_llm_local.triage.signature import mask, signature
+from adaptive_llm_local.triage.tracebacks import Block, body, find_blocks, last_chain
+
+MAX_EVIDENCE = 12
+_FAULT_FRAME = re.compile(r'^\s*File "[^"]*", line \d+ in ')
+CONTEXT_BEFORE = 30
+CONTEXT_AFTER = 10
+_SUMMARY_CHARS = 200
+
+
+@dataclass
+class TriageResult:
+    """The deterministic verdict on one log.
+
+    Attributes
+    ----------
+    category
+        One of `adaptive_llm_local.triage.CATEGORIES`.
+    key_line
+        The one log line that states the root cause, verbatim after cleaning
+        (ANSI codes and ``\\r`` overwrites removed, secrets redacted, trailing
+        blanks stripped); None for category ``none``, an empty or a binary log.
+    key_line_number
+        Its line number (see `Evidence.line`), or None.
+    exception
+        Exception class name without module (``ModuleNotFoundError``), or None.
+    signature
+        16 hex digits, equal for failures of the same shape: a hash of the
+        category, the exception and the masked summary.
+    summary
+        Masked one-liner for grouping displays.
+    evidence
+        The key line and the few most telling lines, sorted by position.
+    context
+        Up to 40 lines around the key line (or the last 40 lines), for prompts.
+    truncated
+        True when the middle of the log was skipped.
+    size_bytes
+        Size of the log.
+    notes
+        Remarks (binary content, truncation, how a verdict was reached).
+    source
+        The path, or None for in-memory text.
+    line_ranges
+        Inclusive ranges of the line numbers that were read.
+    """
+
+    category: str
+    key_line: str | None
+    key_line_number: int | None
+    exception: str | None
+    signature: str
+    summary: str
+    evidence: list[Evidence] = field(default_factory=list)
+    context: list[Evidence] = field(default_factory=list)
+    truncated: bool = False
+    size_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+    source: str | None = None
+    line_ranges: tuple[tuple[int, int], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the ``triage --json`` object.
+
+        The keys of DESIGN.md (``category``, ``key_line``, ``exception``,
+        ``signature``, ``evidence``) followed by ``summary``, ``key_line_number``,
+        ``truncated`` and ``notes``.
+        """
+        return {
+            "category": self.category,
+            "key_line": self.key_line,
+            "exception": self.exception,
+            "signature": self.signature,
+            "evidence": [ev.to_json() for ev in self.evidence],
+            "summary": self.summary,
+            "key_line_number": self.key_line_number,
+            "truncated": self.truncated,
+            "notes": list(self.notes),
+        }
+
+    def has_line(self, n: int) -> bool:
+        """Whether line number ``n`` was among the lines read.
+
+        Use it to drop evidence a model made up. Numbers follow the convention of
+        `Evidence.line`: positive from the start, negative from the end for the
+        tail of a truncated log.
+        """
+        return any(lo <= n <= hi for lo, hi in self.line_ranges)
+
+
+@dataclass
+class _Candidate:
+    rule: Rule
+    index: int
+    exception: str | None
+    summary_source: str
+
+
+def _position(ev: Evidence) -> tuple[bool, int]:
+    return (ev.line < 0, ev.line)
+
+
+def _traceback_indices(blocks: list[Block]) -> set[int]:
+    covered: set[int] = set()
+    for block in blocks:
+        covered.update(range(block.start, block.end + 1))
+    return covered
+
+
+def _exception_candidate(blocks: list[Block]) -> tuple[_Candidate | None, list[Block]]:
+    chain = last_chain(blocks)
+    root = next((b for b in chain if b.exc_index is not None), None)
+    if root is None or root.name is None or root.exc_index is None:
+        return None, chain
+    rule = match_exception(root.qualname or root.name, root.message)
+    text = f"{root.name}: {root.message}" if root.message else root.name
+    return _Candidate(rule, root.exc_index, root.name, text), chain
+
+
+def _line_candidates(lines: list[Evidence], skip: set[int]) -> list[_Candidate]:
+    bodies = [body(ev.text) for ev in lines]
+    found: list[_Candidate] = []
+    for index, rule, match in scan_lines(bodies):
+        if index in skip:
+            continue
+        exc = match.group("exc") if "exc" in rule.regex.groupindex else None
+        found.append(_Candidate(rule, index, exc, bodies[index].strip()))
+    return found
+
+
+def _summary(candidate: _Candidate) -> str:
+    if candidate.rule.summary is not None:
+        return candidate.rule.summary
+    text = " ".join(mask(candidate.summary_source).split())
+    return text if len(text) <= _SUMMARY_CHARS else text[: _SUMMARY_CHARS - 1] + "…"
+
+
+def _evidence(
+    lines: list[Evidence],
+    key: int | None,
+    chain: list[Block],
+    candidates: list[_Candidate],
+) -> list[Evidence]:
+    picked: list[int] = []
+
+    def add(index: int | None) -> None:
+        if index is not None and 0 <= index < len(lines) and index not in picked:
+            picked.append(index)
+
+    add(key)
+    if key is not None and lines[key].text.startswith("Fatal Python error"):
+        # faulthandler prints the innermost Python frames first
+        frames = [
+            i
+            for i in range(key + 1, min(len(lines), key + 12))
+            if _FAULT_FRAME.match(lines[i].text)
+        ]
+        for index in frames[:3]:
+            add(index)
+    for block in chain[:1] + chain[-1:]:
+        add(block.exc_index)
+        for frame in block.frames[-2:]:
+            add(frame)
+            if frame + 1 < len(lines) and frame + 1 != block.exc_index:
+                add(frame + 1)
+    floor = min([50, *(c.rule.priority for c in candidates if c.index == key)])
+    for cand in sorted(candidates, key=lambda c: (-c.rule.priority, c.index)):
+        if len(picked) >= MAX_EVIDENCE or cand.rule.priority < floor:
+            break
+        add(cand.index)
+    return sorted((lines[i] for i in picked[:MAX_EVIDENCE]), key=_position)
+
+
+def _context(lines: list[Evidence], key: int | None) -> list[Evidence]:
+    if key is None:
+        return lines[-(CONTEXT_BEFORE + CONTEXT_AFTER) :]
+    start = max(0, key - CONTEXT_BEFORE)
+    return lines[start : key + CONTEXT_AFTER]
+
+
+def triage_window(window: LogWindow) -> TriageResult:
+    """Apply the rules to lines already read (see `triage_file`)."""
+    lines = window.lines
+    texts = [ev.text for ev in lines]
+    notes = list(window.notes)
+    blocks = find_blocks(texts)
+    exc_candidate, chain = _exception_candidate(blocks)
+    candidates = _line_candidates(lines, _traceback_indices(blocks))
+    if exc_candidate is not None:
+        candidates.append(exc_candidate)
+
+    best = None
+    if candidates:
+        best = max(candidates, key=lambda c: (c.rule.priority, -c.index))
+
+    cut_block = chain[0] if chain and chain[0].exc_index is None else None
+    if (best is None or best.rule.priority < 30) and cut_block is not None:
+        key_index = cut_block.frames[-1] if cut_block.frames else cut_block.start
+        notes.append("a Python traceback was cut before its exception line (log truncated?)")
+        summary = "Python traceback without exception line"
+        return _result(window, "unknown", key_index, None, summary, chain, candidates, notes)
+
+    if best is None:
+        if window.binary:
+            summary = "binary content, not a text log"
+            return _result(window, "unknown", None, None, summary, [], [], notes)
+        summary = "empty log" if not lines else "no failure found in the log"
+        return _result(window, "none", None, None, summary, [], [], notes)
+
+    if best.rule.note:
+        notes.append(best.rule.note)
+    exception = best.exception
+    if exc_candidate is not None and best is not exc_candidate:
+        outer = "the scheduler's message" if best.rule.priority >= 90 else best.rule.category
+        notes.append(
+            f"the log also shows a Python {exc_candidate.exception}; {outer} takes precedence"
+        )
+    if len(chain) > 1 and best is exc_candidate:
+        notes.append(
+            f"exception chain of {len(chain)}: the root cause is the first, "
+            f"{chain[0].name}; the last is {chain[-1].name}"
+        )
+    return _result(
+        window, best.rule.category, best.index, exception, _summary(best), chain, candidates, notes
+    )
+
+
+def _result(
+    window: LogWindow,
+    category: str,
+    key_index: int | None,
+    exception: str | None,
+    summary: str,
+    chain: list[Block],
+    candidates: list[_Candidate],
+    notes: list[str],
+) -> TriageResult:
+    lines = window.lines
+    key = lines[key_index] if key_index is not None else None
+    return TriageResult(
+        category=category,
+        key_line=key.text if key else None,
+        key_line_number=key.line if key else None,
+        exception=exception,
+        signature=signature(category, exception, summary),
+        summary=summary,
+        evidence=_evidence(lines, key_index, chain, candidates) if key else [],
+        context=_context(lines, key_index),
+        truncated=window.truncated,
+        size_bytes=window.size_bytes,
+        notes=notes,
+        source=window.source,
+        line_ranges=window.ranges,
+    )
+
+
+def triage_file(
+    path: str | os.PathLike[str],
+    *,
+    head_bytes: int = HEAD_BYTES,
+    tail_bytes: int = TAIL_BYTES,
+) -> TriageResult:
+    """Triage a log file without a model.
+
+    Reads at most ``head_bytes`` from the start and ``tail_bytes`` from the end,
+    so time and memory do not grow with the file size. Lines of the head are
+    numbered from 1; when the middle is skipped, lines of the tail are numbered
+    negatively from the end (-1 = last line, as ``tail -n`` counts) and
+    ``truncated`` is True. Files that fit the window get exact positive numbers.
+
+    Precedence: a SLURM verdict (time limit, node failure, cancellation, cgroup
+    OOM kill) wins over anything the program printed; otherwise the root Python
+    exception, i.e. the FIRST exception of the last chain (``The above exception
+    was the direct cause...`` / ``During handling of the above exception...``);
+    otherwise native crashes, loader, shell, MPI and CUDA messages; otherwise
+    generic failure signs give ``unknown``; no sign at all gives ``none``. See
+    `adaptive_llm_local.triage.rules` for the table.
+
+    Parameters
+    ----------
+    path
+        The log file.
+    head_bytes, tail_bytes
+        How much to read from each end.
+
+    Returns
+    -------
+    TriageResult
+        Never raises for odd content (binary, non-UTF-8, huge lines).
+
+    Raises
+    ------
+    LogNotReadableError
+        The file is missing, a directory, or unreadable.
+    """
+    window = read_log(path, head_bytes=head_bytes, tail_bytes=tail_bytes)
+    return triage_window(window)
+
+
+def triage_text(
+    text: str, *, head_bytes: int = HEAD_BYTES, tail_bytes: int = TAIL_BYTES
+) -> TriageResult:
+    """Triage a log held in memory; same rules and numbering as `triage_file`."""
+    return triage_window(window_from_text(text, head_bytes=head_bytes, tail_bytes=tail_bytes))

@@ -29,7 +29,7 @@ GUIDE: dict[str, CategoryGuide] = {
         fix="Install the package into the job's environment (e.g. `pip install <package>` "
         "in that env), or activate the same environment in the job script "
         "(`extra_script`/`executable`), then resubmit.",
-        keywords=("no module named", "modulenotfound", "import", "not installed", "package"),
+        keywords=("module", "import", "not installed", "package", "install"),
     ),
     "python_exception": CategoryGuide(
         title="The job's Python code raised an exception",

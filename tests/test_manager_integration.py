@@ -43,7 +43,8 @@ class CountingDiagnoser(Diagnoser):
         return super().diagnose(result, **kwargs)
 
 
-async def _run_until_diagnosed(rm: Any, llm: LLMManager, n_failing: int, timeout: float) -> None:
+async def _run_until_diagnosed(rm: Any, n_failing: int, timeout: float, **options: Any) -> LLMManager:
+    llm = attach(rm, **options)  # on the running loop, as in a notebook
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     rm.start()
@@ -52,7 +53,7 @@ async def _run_until_diagnosed(rm: Any, llm: LLMManager, n_failing: int, timeout
             failed = rm.database_manager.failed
             names = {Path(str(e["fname"])).stem for e in failed}
             if len(names) >= n_failing and len(llm.diagnoses) >= len(failed) and not llm.jobs.keys() - llm.diagnoses.keys():
-                return
+                return llm
             await asyncio.sleep(0.5)
         raise AssertionError(
             f"timeout: {len(rm.database_manager.failed)} failed, {len(llm.diagnoses)} diagnosed, errors {llm.errors}"
@@ -74,9 +75,12 @@ def test_real_run_manager_local_scheduler_real_model(home: Path, tmp_path: Path)
     kwargs["fnames"].append(tmp_path / "run" / "data" / "missing_module-again.pickle")
     rm = RunManager(**kwargs)
     diagnoser = CountingDiagnoser()
-    llm = attach(rm, diagnoser=diagnoser, interval=0.5, store=DiagnosisStore(home / "state.sqlite3"))
-
-    asyncio.run(_run_until_diagnosed(rm, llm, n_failing=len(failures) + 1, timeout=240))
+    llm = asyncio.run(
+        _run_until_diagnosed(
+            rm, len(failures) + 1, 240, diagnoser=diagnoser, interval=0.5,
+            store=DiagnosisStore(home / "state.sqlite3"),
+        )
+    )
     rm.scheduler.cancel_all(timeout=10)
 
     by_learner: dict[str, set[str]] = {}
@@ -176,13 +180,11 @@ def test_real_slurm_run_manager_with_time_limit(home: Path, tmp_path: Path) -> N
         move_old_logs_to=workdir / "old_logs",
         job_manager_interval=2,
         kill_interval=2,
-        max_fails_per_job=1,
-        kill_on_error=None,
+        max_fails_per_job=20,  # the failing learners restart; the job manager must outlive the --time job
         quiet=True,
     )
-    llm = attach(rm, interval=1.0, store=DiagnosisStore(home / "state.sqlite3"))
-
-    async def main() -> None:
+    async def main() -> LLMManager:
+        llm = attach(rm, interval=1.0, store=DiagnosisStore(home / "state.sqlite3"))
         loop = asyncio.get_running_loop()
         end = loop.time() + 330
         rm.start()
@@ -190,14 +192,14 @@ def test_real_slurm_run_manager_with_time_limit(home: Path, tmp_path: Path) -> N
             while loop.time() < end:
                 cats = {d.category for d in llm.diagnoses.values()}
                 if {"missing_module", "python_exception", "time_limit"} <= cats:
-                    return
+                    return llm
                 await asyncio.sleep(2)
             raise AssertionError(f"timeout; diagnosed: {llm.summary_text()} errors={llm.errors}")
         finally:
             rm.cancel()
             llm.cancel()
 
-    asyncio.run(main())
+    llm = asyncio.run(main())
     time_limit = [d for d in llm.diagnoses.values() if d.category == "time_limit"]
     assert time_limit and "TIME LIMIT" in (time_limit[0].key_line or "")
     assert all(d.category != "unknown" for d in llm.diagnoses.values()), llm.summary_text()

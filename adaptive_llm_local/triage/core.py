@@ -233,7 +233,7 @@ def triage_window(window: LogWindow) -> TriageResult:
         notes.append(
             f"the log also shows a Python {exc_candidate.exception}; {outer} takes precedence"
         )
-    if len(chain) > 1 and best is exc_candidate:
+    if len(chain) > 1 and best is exc_candidate and chain[0].name != chain[-1].name:
         notes.append(
             f"exception chain of {len(chain)}: the root cause is the first, "
             f"{chain[0].name}; the last is {chain[-1].name}"

@@ -21,7 +21,17 @@ _LAZY = {
     "triage_file": ("triage", "triage_file"),
 }
 
-__all__ = ["__version__", "info", *_LAZY]
+__all__ = [
+    "Diagnoser",
+    "Diagnosis",
+    "LLMManager",
+    "LocalScheduler",
+    "Settings",
+    "__version__",
+    "attach",
+    "info",
+    "triage_file",
+]
 
 if TYPE_CHECKING:
     from .config import Settings

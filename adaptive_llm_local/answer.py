@@ -47,7 +47,8 @@ def build_ask_messages(question: str, sources: Sequence[Source]) -> list[dict[st
     """Chat messages for a question, with numbered sources when there are any."""
     if sources:
         numbered = "\n\n".join(
-            f"[{i}] ({s.kind} {s.cite()})\n{redact(s.text)[:_SOURCE_CHARS]}" for i, s in enumerate(sources, 1)
+            f"[{i}] ({s.kind} {s.cite()})\n{redact(s.text)[:_SOURCE_CHARS]}"
+            for i, s in enumerate(sources, 1)
         )
         user = f"Sources:\n{numbered}\n\nQuestion: {redact(question)}"
     else:

@@ -144,7 +144,10 @@ def _print_diagnosis(diagnosis: Any) -> None:
     body.append(diagnosis.root_cause + "\n")
     body.append("Fix: ", style="bold")
     body.append(diagnosis.suggested_fix + "\n")
-    body.append(f"confidence {diagnosis.confidence:.2f} · explained by {diagnosis.explained_by}", style="dim")
+    body.append(
+        f"confidence {diagnosis.confidence:.2f} · explained by {diagnosis.explained_by}",
+        style="dim",
+    )
     if diagnosis.model:
         body.append(f" · model {diagnosis.model}", style="dim")
     body.append(f" · {diagnosis.seconds:.1f} s", style="dim")
@@ -155,7 +158,9 @@ def _print_diagnosis(diagnosis: Any) -> None:
         console.print("[bold]Sources[/]")
         for i, source in enumerate(diagnosis.sources, 1):
             what = f" [dim]({source.category})[/]" if source.category else ""
-            console.print(f"  [{i}] {source.kind} {_escape(source.cite())}{what} score {source.score:.2f}")
+            console.print(
+                f"  [{i}] {source.kind} {_escape(source.cite())}{what} score {source.score:.2f}"
+            )
 
 
 def _load_model(settings: Settings, *, quiet: bool = False) -> Any:
@@ -203,7 +208,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.sources:
         console.print("[bold]Sources[/]")
         for i, source in enumerate(answer.sources, 1):
-            console.print(f"  [{i}] {source.kind} {_escape(source.cite())} score {source.score:.2f}")
+            console.print(
+                f"  [{i}] {source.kind} {_escape(source.cite())} score {source.score:.2f}"
+            )
     elif retriever is not None:
         console.print("[dim]No relevant sources in the index; answered from the model alone.[/]")
     return 0
@@ -246,10 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
         "job logs with a local llama.cpp model. Nothing leaves this machine.",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", help="chat GGUF path or file name in models/ (ADAPTIVE_LLM_MODEL)")
+    common.add_argument(
+        "--model", help="chat GGUF path or file name in models/ (ADAPTIVE_LLM_MODEL)"
+    )
     common.add_argument("--n-ctx", type=int, help="context window in tokens (ADAPTIVE_LLM_N_CTX)")
     common.add_argument(
-        "--gpu-layers", type=int, help="layers offloaded to the GPU, -1 all, 0 none (ADAPTIVE_LLM_N_GPU_LAYERS)"
+        "--gpu-layers",
+        type=int,
+        help="layers offloaded to the GPU, -1 all, 0 none (ADAPTIVE_LLM_N_GPU_LAYERS)",
     )
     common.add_argument("--threads", type=int, help="CPU threads (ADAPTIVE_LLM_THREADS)")
     common.add_argument("--index", help="index folder (ADAPTIVE_LLM_INDEX_DIR)")
@@ -260,19 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_triage)
 
-    p = sub.add_parser("diagnose", parents=[common], help="explain why a job failed and how to fix it")
+    p = sub.add_parser(
+        "diagnose", parents=[common], help="explain why a job failed and how to fix it"
+    )
     p.add_argument("log", help="path to the job's log file")
     p.add_argument("--json", action="store_true", help="print one JSON object (no streaming)")
     p.add_argument("--no-index", action="store_true", help="do not consult the retrieval index")
     p.set_defaults(func=cmd_diagnose)
 
-    p = sub.add_parser("ask", parents=[common], help="ask a question, answered from the index with citations")
+    p = sub.add_parser(
+        "ask", parents=[common], help="ask a question, answered from the index with citations"
+    )
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-index", action="store_true", help="answer from the model alone")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("doctor", parents=[common], help="show model, llama.cpp build, GPU offload, index")
+    p = sub.add_parser(
+        "doctor", parents=[common], help="show model, llama.cpp build, GPU offload, index"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-load", action="store_true", help="do not load the model (faster)")
     p.set_defaults(func=cmd_doctor)

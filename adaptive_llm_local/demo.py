@@ -56,7 +56,9 @@ def _print_diagnosis(console: Any, job_key: str, diagnosis: Diagnosis) -> None:
         f"[{style}]{diagnosis.category}[/]  [dim]{escape(diagnosis.summary)}[/]"
     )
     if diagnosis.key_line:
-        console.print(f"   key line {diagnosis.key_line_number}: [yellow]{escape(diagnosis.key_line[:160])}[/]")
+        console.print(
+            f"   key line {diagnosis.key_line_number}: [yellow]{escape(diagnosis.key_line[:160])}[/]"
+        )
     console.print(f"   cause: {escape(diagnosis.root_cause)}")
     console.print(f"   fix:   {escape(diagnosis.suggested_fix)}")
     by = "model" if diagnosis.explained_by == "model" else f"{diagnosis.explained_by} (rule)"
@@ -99,20 +101,30 @@ async def run_demo(workdir: Path, *, timeout: float = 300.0) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adaptive_llm_local.demo", description=__doc__)
-    parser.add_argument("--workdir", type=Path, help="where the run's data and logs go (default: a temp dir)")
-    parser.add_argument("--no-isolation", action="store_true", help="do not re-run in a loopback-only netns")
+    parser.add_argument(
+        "--workdir", type=Path, help="where the run's data and logs go (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--no-isolation", action="store_true", help="do not re-run in a loopback-only netns"
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     console = _console()
 
     if not args.no_isolation and not os.environ.get(_NETNS_FLAG):
-        wrapped = isolated_command([sys.executable, "-m", "adaptive_llm_local.demo", *(argv or sys.argv[1:])])
+        wrapped = isolated_command(
+            [sys.executable, "-m", "adaptive_llm_local.demo", *(argv or sys.argv[1:])]
+        )
         if wrapped is not None:
-            console.print("[dim]Running inside a network namespace with only loopback (unshare -rn): "
-                          "no network at all.[/]")
+            console.print(
+                "[dim]Running inside a network namespace with only loopback (unshare -rn): "
+                "no network at all.[/]"
+            )
             return subprocess.call(wrapped, env={**os.environ, _NETNS_FLAG: "1"})
-        console.print("[yellow]unshare is not available here; running with the network present "
-                      "(nothing uses it).[/]")
+        console.print(
+            "[yellow]unshare is not available here; running with the network present "
+            "(nothing uses it).[/]"
+        )
 
     from .errors import AssistantError
     from .runtime import get_chat_model

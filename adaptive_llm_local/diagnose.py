@@ -28,8 +28,8 @@ TokenCallback = Callable[[str], None]
 DIAGNOSIS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "root_cause": {"type": "string", "pattern": "^The job [^\"\\\\\\n\\r\\t]{20,280}$"},
-        "suggested_fix": {"type": "string", "pattern": "^[A-Z][^\"\\\\\\n\\r\\t]{20,360}$"},
+        "root_cause": {"type": "string", "pattern": '^The job [^"\\\\\\n\\r\\t]{20,280}$'},
+        "suggested_fix": {"type": "string", "pattern": '^[A-Z][^"\\\\\\n\\r\\t]{20,360}$'},
         "evidence": {"type": "array", "items": {"type": "integer"}, "maxItems": 6},
         "confidence": {"type": "number"},
     },
@@ -203,7 +203,9 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """The chat messages for one diagnosis (every log line already redacted by triage)."""
     guide = guide_for(result.category)
-    head = [f"A batch job failed. The log analysis says: {guide.title.lower()} ({result.category})."]
+    head = [
+        f"A batch job failed. The log analysis says: {guide.title.lower()} ({result.category})."
+    ]
     if result.key_line is not None:
         head.append(
             f"The line of the log that shows the failure is line {result.key_line_number}: "
@@ -295,7 +297,9 @@ def _usable(text: Any) -> bool:
     if not isinstance(text, str):
         return False
     words = re.findall(r"[A-Za-z]{3,}", text)
-    echo = re.search(r"log analysis says|line of the log that shows|log excerpt|usually means", text, re.I)
+    echo = re.search(
+        r"log analysis says|line of the log that shows|log excerpt|usually means", text, re.I
+    )
     return len(words) >= 5 and echo is None
 
 
@@ -336,7 +340,14 @@ def reconcile(
     evidence = list(result.evidence)
     if answer is None:
         notes.append("the model's answer was not valid JSON; using the rule's explanation")
-        return rule_cause, rule_fix, evidence, 0.7 if result.category in RULE_CATEGORIES else 0.3, "rule", notes
+        return (
+            rule_cause,
+            rule_fix,
+            evidence,
+            0.7 if result.category in RULE_CATEGORIES else 0.3,
+            "rule",
+            notes,
+        )
 
     cited: list[Evidence] = []
     by_line = {e.line: e for e in (*result.context, *result.evidence)}
@@ -371,7 +382,9 @@ def reconcile(
         fallback = 0.7 if result.category in RULE_CATEGORIES else 0.3
         return rule_cause, rule_fix, merged, fallback, "rule", notes
     if not (cause_ok and fix_ok):
-        notes.append(f"the model's {'fix' if cause_ok else 'root cause'} was unusable; the rule's is used")
+        notes.append(
+            f"the model's {'fix' if cause_ok else 'root cause'} was unusable; the rule's is used"
+        )
     if result.category in RULE_CATEGORIES:
         confidence = max(confidence, 0.6)
     by = "model" if cause_ok and fix_ok else "model+rule"
@@ -440,7 +453,9 @@ class Diagnoser:
         found = list(sources) if sources is not None else self.sources_for(result)
         if result.category == "none":
             cause, fix = rule_explanation(result)
-            return self._build(result, cause, fix, list(result.evidence), 0.9, None, [], "none", [], start)
+            return self._build(
+                result, cause, fix, list(result.evidence), 0.9, None, [], "none", [], start
+            )
 
         model = self.model
         budget = model.n_ctx - self.max_tokens - _PROMPT_MARGIN_TOKENS
@@ -462,7 +477,9 @@ class Diagnoser:
         self.model_calls += 1
         text = getattr(completion, "text", completion)
         cause, fix, evidence, confidence, by, notes = reconcile(result, parse_answer(str(text)))
-        return self._build(result, cause, fix, evidence, confidence, model.name, kept, by, notes, start)
+        return self._build(
+            result, cause, fix, evidence, confidence, model.name, kept, by, notes, start
+        )
 
     def diagnose_file(
         self, path: str | os.PathLike[str], *, on_token: TokenCallback | None = None

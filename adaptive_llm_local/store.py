@@ -116,7 +116,9 @@ class DiagnosisStore:
 
     def get_diagnosis(self, signature: str) -> Diagnosis | None:
         with self._connect() as db:
-            row = db.execute("SELECT data FROM diagnoses WHERE signature = ?", (signature,)).fetchone()
+            row = db.execute(
+                "SELECT data FROM diagnoses WHERE signature = ?", (signature,)
+            ).fetchone()
         return Diagnosis.from_json(json.loads(row[0])) if row else None
 
     def put_diagnosis(self, diagnosis: Diagnosis) -> None:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .runtime import Completion
@@ -67,7 +68,9 @@ class ScriptedModel:
         return Completion(text=text, completion_tokens=len(text) // 4)
 
 
-def good_answer(root_cause: str, fix: str, evidence: Sequence[int] = (), confidence: float = 0.8) -> dict[str, Any]:
+def good_answer(
+    root_cause: str, fix: str, evidence: Sequence[int] = (), confidence: float = 0.8
+) -> dict[str, Any]:
     """A well-formed diagnosis answer for :class:`ScriptedModel`."""
     return {
         "root_cause": root_cause,
@@ -75,3 +78,55 @@ def good_answer(root_cause: str, fix: str, evidence: Sequence[int] = (), confide
         "evidence": list(evidence),
         "confidence": confidence,
     }
+
+
+class _FailedList:
+    def __init__(self) -> None:
+        self.failed: list[dict[str, Any]] = []
+
+
+class ReplayRun:
+    """Quacks like a ``RunManager`` for :class:`~adaptive_llm_local.manager.LLMManager`.
+
+    It has ``database_manager.failed``, ``task``, ``job_name``, ``db_fname`` and
+    ``move_old_logs_to``; :meth:`fail` appends a failed-job entry whose log holds the
+    given text. For tests and benchmarks of the manager without running jobs.
+    """
+
+    def __init__(self, workdir: Path, job_name: str = "replay") -> None:
+        self.database_manager = _FailedList()
+        self.job_name = job_name
+        self.db_fname = Path(workdir) / f"{job_name}-db.json"
+        self.move_old_logs_to = Path(workdir) / "old_logs"
+        self.task: Any = None
+        self.workdir = Path(workdir)
+        self._n = 0
+
+    def start(self) -> None:
+        import asyncio
+
+        self.task = asyncio.get_running_loop().create_future()
+
+    def finish(self) -> None:
+        self.task.set_result(None)
+
+    def fail(self, log_text: str | None, *, job_id: str | None = None) -> dict[str, Any]:
+        """Record a failed job; ``log_text=None`` leaves its log missing."""
+        self._n += 1
+        job_id = job_id or str(1000 + self._n)
+        log = self.workdir / f"{self.job_name}-{self._n}-{job_id}.out"
+        if log_text is not None:
+            log.write_text(log_text)
+        entry = {
+            "fname": f"data/learner-{self._n}.pickle",
+            "job_id": job_id,
+            "is_pending": False,
+            "is_done": False,
+            "log_fname": str(self.workdir / f"{self.job_name}-{self._n}-{job_id}.log"),
+            "job_name": f"{self.job_name}-{self._n % 3}",
+            "output_logs": [str(log)],
+            "start_time": None,
+            "depends_on": [],
+        }
+        self.database_manager.failed.append(entry)
+        return entry

@@ -64,7 +64,9 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
         return real_connect_ex(self, address)
 
     def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
-        if host is not None and not _is_loopback(host if not isinstance(host, bytes) else host.decode()):
+        if host is not None and not _is_loopback(
+            host if not isinstance(host, bytes) else host.decode()
+        ):
             guard.attempts.append(f"resolve {host!r}")
             raise NetworkAccessError(f"test tried to resolve non-loopback host {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)

@@ -40,7 +40,9 @@ KEYERROR_LOG = (
 def one_fixture_per_category() -> list[str]:
     chosen: dict[str, str] = {}
     for name, meta in sorted(EXPECTED.items()):
-        if meta["category"] not in chosen and not meta.get("produced", "").startswith("hand-written"):
+        if meta["category"] not in chosen and not meta.get("produced", "").startswith(
+            "hand-written"
+        ):
             chosen[meta["category"]] = name
     return sorted(chosen.values())
 
@@ -93,7 +95,12 @@ def test_hallucinated_evidence_lines_are_dropped() -> None:
     "answer",
     [
         None,
-        {"root_cause": "The log analysis says: time limit", "suggested_fix": "Log excerpt", "evidence": [], "confidence": 1},
+        {
+            "root_cause": "The log analysis says: time limit",
+            "suggested_fix": "Log excerpt",
+            "evidence": [],
+            "confidence": 1,
+        },
         {"root_cause": "x", "suggested_fix": "", "evidence": [], "confidence": 1},
     ],
 )
@@ -104,7 +111,9 @@ def test_unusable_answers_fall_back_to_the_rule(answer: dict | None) -> None:
 
 
 def test_agreement_by_exception_or_module_name() -> None:
-    result = triage_text("Traceback (most recent call last):\nModuleNotFoundError: No module named 'numpyx'\n")
+    result = triage_text(
+        "Traceback (most recent call last):\nModuleNotFoundError: No module named 'numpyx'\n"
+    )
     assert agrees(result, "numpyx is not available where the job runs")
     assert not agrees(result, "The node was rebooted by the administrators during the night")
 
@@ -121,7 +130,7 @@ def test_prompt_fits_the_budget_by_construction() -> None:
     sources = [Source("failure", f"job {i}", "1-40", 0.9, "y" * 2000) for i in range(5)]
     count = ScriptedModel().count_tokens
     for budget in (300, 900, 2000):
-        messages, kept, tokens = fit_prompt(result, sources, count_tokens=count, budget=budget)
+        messages, _, tokens = fit_prompt(result, sources, count_tokens=count, budget=budget)
         assert tokens <= budget
         assert "KeyError: 'learning_rate'" in messages[-1]["content"]
     big_messages, big_kept, _ = fit_prompt(result, sources, count_tokens=count, budget=100_000)
@@ -142,7 +151,14 @@ def test_secrets_in_the_log_never_reach_the_model() -> None:
         "export HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz123456\n"
         "password=hunter2secret\ncontact alice@example.org\n" + KEYERROR_LOG
     )
-    model = ScriptedModel([good_answer("The lookup of learning_rate raised KeyError in run.py.", "Add the key to the config and resubmit.")])
+    model = ScriptedModel(
+        [
+            good_answer(
+                "The lookup of learning_rate raised KeyError in run.py.",
+                "Add the key to the config and resubmit.",
+            )
+        ]
+    )
     Diagnoser(model).diagnose(triage_text(log))
     sent = json.dumps(model.calls)
     for secret in ("hf_abcdefghijklmnopqrstuvwxyz123456", "hunter2secret", "alice@example.org"):
@@ -157,11 +173,29 @@ def test_a_clean_log_needs_no_model_call() -> None:
 
 
 def test_diagnosis_json_round_trip() -> None:
-    model = ScriptedModel([good_answer("The lookup of learning_rate raised KeyError in run.py.", "Add the key to the config and resubmit.", [5])])
+    model = ScriptedModel(
+        [
+            good_answer(
+                "The lookup of learning_rate raised KeyError in run.py.",
+                "Add the key to the config and resubmit.",
+                [5],
+            )
+        ]
+    )
     diagnosis = Diagnoser(model).diagnose(triage_text(KEYERROR_LOG))
     data = diagnosis.to_json()
-    for key in ("category", "key_line", "exception", "signature", "evidence", "root_cause",
-                "suggested_fix", "confidence", "model", "sources"):
+    for key in (
+        "category",
+        "key_line",
+        "exception",
+        "signature",
+        "evidence",
+        "root_cause",
+        "suggested_fix",
+        "confidence",
+        "model",
+        "sources",
+    ):
         assert key in data
     assert Diagnosis.from_json(json.loads(json.dumps(data))).to_json() == data
 
@@ -206,9 +240,18 @@ def test_real_model_streams_tokens_while_diagnosing(real_diagnoser: Diagnoser) -
     assert diagnosis.category == "python_exception"
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, env: dict[str, str] | None = None, wrap: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [*(wrap or []), sys.executable, "-m", "adaptive_llm_local.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env or os.environ.copy(), timeout=300, check=False)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env or os.environ.copy(),
+        timeout=300,
+        check=False,
+    )
 
 
 def test_cli_diagnose_json_inside_a_loopback_only_network_namespace(home: Path) -> None:

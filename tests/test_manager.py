@@ -16,14 +16,14 @@ import pytest
 from adaptive_llm_local.diagnose import Diagnoser
 from adaptive_llm_local.manager import LOGS_MISSING_SIGNATURE, LLMManager, attach
 from adaptive_llm_local.store import DiagnosisStore
-from adaptive_llm_local.testing import ScriptedModel, good_answer
+from adaptive_llm_local.testing import ReplayRun, ScriptedModel, good_answer
 
 TRACEBACKS = {
-    "missing": "Traceback (most recent call last):\n  File \"job.py\", line 3, in <module>\n"
+    "missing": 'Traceback (most recent call last):\n  File "job.py", line 3, in <module>\n'
     "    import fancy_solver\nModuleNotFoundError: No module named 'fancy_solver'\n",
-    "key": "Traceback (most recent call last):\n  File \"job.py\", line 9, in f\n"
+    "key": 'Traceback (most recent call last):\n  File "job.py", line 9, in f\n'
     "    return table[x]\nKeyError: 'pressure'\n",
-    "zero": "Traceback (most recent call last):\n  File \"job.py\", line 5, in f\n"
+    "zero": 'Traceback (most recent call last):\n  File "job.py", line 5, in f\n'
     "    return 1 / x\nZeroDivisionError: division by zero\n",
     "time": "running step 1\nslurmstepd: error: *** JOB {job} ON node01 CANCELLED AT "
     "2026-11-25T10:00:00 DUE TO TIME LIMIT ***\n",
@@ -36,49 +36,15 @@ ANSWER = good_answer(
 )
 
 
-class FakeDatabaseManager:
-    def __init__(self) -> None:
-        self.failed: list[dict[str, Any]] = []
+class FakeRun(ReplayRun):
+    """A stand-in run whose failures are the canned tracebacks above."""
 
-
-class FakeRun:
-    """What LLMManager reads from a RunManager: ``database_manager.failed`` and ``task``."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.database_manager = FakeDatabaseManager()
-        self.job_name = "fake"
-        self.db_fname = workdir / "fake-db.json"
-        self.move_old_logs_to = workdir / "old_logs"
-        self.task: asyncio.Future[None] | None = None
-        self.workdir = workdir
-        self._n = 0
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_future()
-
-    def finish(self) -> None:
-        assert self.task is not None
-        self.task.set_result(None)
-
-    def fail(self, kind: str, *, job_id: str | None = None, write: bool = True) -> dict[str, Any]:
-        self._n += 1
-        job_id = job_id or str(1000 + self._n)
-        log = self.workdir / f"fake-{self._n}-{job_id}.out"
-        if write:
-            log.write_text(f"starting job {job_id} at step {self._n}\n" + TRACEBACKS[kind].format(job=job_id))
-        entry = {
-            "fname": f"data/learner-{self._n}.pickle",
-            "job_id": job_id,
-            "is_pending": False,
-            "is_done": False,
-            "log_fname": str(self.workdir / f"fake-{self._n}-{job_id}.log"),
-            "job_name": f"fake-{self._n % 3}",
-            "output_logs": [str(log)],
-            "start_time": None,
-            "depends_on": [],
-        }
-        self.database_manager.failed.append(entry)
-        return entry
+    def fail(self, kind: str, *, job_id: str | None = None, write: bool = True) -> dict[str, Any]:  # type: ignore[override]
+        n = self._n + 1
+        text = f"starting job {job_id or 1000 + n} at step {n}\n" + TRACEBACKS[kind].format(
+            job=job_id or 1000 + n
+        )
+        return super().fail(text if write else None, job_id=job_id)
 
 
 def make_manager(run: FakeRun, model: ScriptedModel, tmp_path: Path, **kw: Any) -> LLMManager:
@@ -105,7 +71,9 @@ def test_new_failures_are_diagnosed_and_grouped(tmp_path: Path) -> None:
 
     async def main() -> LLMManager:
         run = FakeRun(tmp_path)
-        llm = attach(run, diagnoser=Diagnoser(model), store=DiagnosisStore(tmp_path / "s.db"), interval=0.05)
+        llm = attach(
+            run, diagnoser=Diagnoser(model), store=DiagnosisStore(tmp_path / "s.db"), interval=0.05
+        )
         assert run.llm_manager is llm
         run.start()
         run.fail("missing")
@@ -328,7 +296,9 @@ def test_diagnose_on_demand_by_job_id(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(tmp_path: Path) -> None:
+def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(
+    tmp_path: Path,
+) -> None:
     model = ScriptedModel([ANSWER])
 
     async def main() -> LLMManager:

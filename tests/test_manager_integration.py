@@ -43,7 +43,9 @@ class CountingDiagnoser(Diagnoser):
         return super().diagnose(result, **kwargs)
 
 
-async def _run_until_diagnosed(rm: Any, n_failing: int, timeout: float, **options: Any) -> LLMManager:
+async def _run_until_diagnosed(
+    rm: Any, n_failing: int, timeout: float, **options: Any
+) -> LLMManager:
     llm = attach(rm, **options)  # on the running loop, as in a notebook
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -52,7 +54,11 @@ async def _run_until_diagnosed(rm: Any, n_failing: int, timeout: float, **option
         while loop.time() < end:
             failed = rm.database_manager.failed
             names = {Path(str(e["fname"])).stem for e in failed}
-            if len(names) >= n_failing and len(llm.diagnoses) >= len(failed) and not llm.jobs.keys() - llm.diagnoses.keys():
+            if (
+                len(names) >= n_failing
+                and len(llm.diagnoses) >= len(failed)
+                and not llm.jobs.keys() - llm.diagnoses.keys()
+            ):
                 return llm
             await asyncio.sleep(0.5)
         raise AssertionError(
@@ -77,7 +83,11 @@ def test_real_run_manager_local_scheduler_real_model(home: Path, tmp_path: Path)
     diagnoser = CountingDiagnoser()
     llm = asyncio.run(
         _run_until_diagnosed(
-            rm, len(failures) + 1, 240, diagnoser=diagnoser, interval=0.5,
+            rm,
+            len(failures) + 1,
+            240,
+            diagnoser=diagnoser,
+            interval=0.5,
             store=DiagnosisStore(home / "state.sqlite3"),
         )
     )
@@ -85,11 +95,18 @@ def test_real_run_manager_local_scheduler_real_model(home: Path, tmp_path: Path)
 
     by_learner: dict[str, set[str]] = {}
     for job_key, diagnosis in llm.diagnoses.items():
-        entry = next(e for e in rm.database_manager.failed if str(e["job_id"]) == job_key or job_key.startswith(str(e["job_name"])))
+        entry = next(
+            e
+            for e in rm.database_manager.failed
+            if str(e["job_id"]) == job_key or job_key.startswith(str(e["job_name"]))
+        )
         stem = Path(str(entry["fname"])).stem.replace("-again", "")
         by_learner.setdefault(stem, set()).add(diagnosis.category)
         assert diagnosis.root_cause and diagnosis.suggested_fix
-        assert diagnosis.model == "SmolLM2-135M-Instruct.Q4_1.gguf" or diagnosis.explained_by != "model"
+        assert (
+            diagnosis.model == "SmolLM2-135M-Instruct.Q4_1.gguf"
+            or diagnosis.explained_by != "model"
+        )
     for name, category in EXPECTED.items():
         assert by_learner.get(name) == {category}, (name, by_learner.get(name), llm.summary_text())
     # identical failures share one model call
@@ -104,11 +121,20 @@ def test_attach_before_or_after_start_and_stop_with_the_run(tmp_path: Path, home
     from adaptive_llm_local.demo_learners import build_demo_run
     from adaptive_llm_local.testing import ScriptedModel, good_answer
 
-    model = ScriptedModel([good_answer("A module is not installed in the job environment.", "Install it in the job's environment and resubmit.")])
+    model = ScriptedModel(
+        [
+            good_answer(
+                "A module is not installed in the job environment.",
+                "Install it in the job's environment and resubmit.",
+            )
+        ]
+    )
 
     async def main() -> tuple[LLMManager, Any]:
         rm = build_demo_run(tmp_path / "run", n_good=1, failures=("missing_module",))
-        llm = attach(rm, diagnoser=Diagnoser(model), interval=0.2, store=DiagnosisStore(tmp_path / "s.db"))
+        llm = attach(
+            rm, diagnoser=Diagnoser(model), interval=0.2, store=DiagnosisStore(tmp_path / "s.db")
+        )
         assert attach(rm) is llm  # attaching twice returns the running manager
         await asyncio.sleep(0.3)
         assert not llm.task.done()  # waiting for the run to start
@@ -124,6 +150,7 @@ def test_attach_before_or_after_start_and_stop_with_the_run(tmp_path: Path, home
 
 
 # --- real SLURM --------------------------------------------------------------------------
+
 
 def _slurm_ready() -> bool:
     if not shutil.which("sbatch") or not shutil.which("sinfo"):
@@ -142,7 +169,9 @@ def sleeps_forever(x: float) -> float:
 def test_real_slurm_run_manager_with_time_limit(home: Path, tmp_path: Path) -> None:
     if not _slurm_ready():
         if os.environ.get("ADAPTIVE_LLM_REQUIRE_SLURM") == "1":
-            pytest.fail("SLURM is required (ADAPTIVE_LLM_REQUIRE_SLURM=1) but sinfo shows no usable node")
+            pytest.fail(
+                "SLURM is required (ADAPTIVE_LLM_REQUIRE_SLURM=1) but sinfo shows no usable node"
+            )
         pytest.skip("no running SLURM (start one with `make slurm`)")
     import adaptive
     from adaptive_scheduler import RunManager
@@ -183,6 +212,7 @@ def test_real_slurm_run_manager_with_time_limit(home: Path, tmp_path: Path) -> N
         max_fails_per_job=20,  # the failing learners restart; the job manager must outlive the --time job
         quiet=True,
     )
+
     async def main() -> LLMManager:
         llm = attach(rm, interval=1.0, store=DiagnosisStore(home / "state.sqlite3"))
         loop = asyncio.get_running_loop()

@@ -53,7 +53,7 @@ def test_missing_default_model_message(home: Path, monkeypatch: pytest.MonkeyPat
 
 def test_missing_explicit_model_message(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADAPTIVE_LLM_MODEL", "/nowhere/model.gguf")
-    with pytest.raises(ModelNotFoundError, match="/nowhere/model.gguf"):
+    with pytest.raises(ModelNotFoundError, match=r"/nowhere/model\.gguf"):
         resolve_chat_model(Settings.from_env())
 
 

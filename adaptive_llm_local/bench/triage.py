@@ -66,4 +66,6 @@ def run(report: Report) -> None:
         p_small, p_big = _peak(small), _peak(big)
         report("peak traced memory, 1 MB log", f"{p_small / 1e6:.1f} MB")
         report("peak traced memory, 1 GB log", f"{p_big / 1e6:.1f} MB")
-        report("peak memory growth 1 MB -> 1 GB (goal < 50 MB)", f"{(p_big - p_small) / 1e6:.2f} MB")
+        report(
+            "peak memory growth 1 MB -> 1 GB (goal < 50 MB)", f"{(p_big - p_small) / 1e6:.2f} MB"
+        )

@@ -1,0 +1,115 @@
+"""LLMManager with the real model: loop stalls, 200 failures vs 4, resident memory."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from ..config import Settings
+from ..diagnose import Diagnoser
+from ..manager import LLMManager
+from ..runtime import get_chat_model
+from ..store import DiagnosisStore
+from ..testing import ReplayRun
+from . import Report, median
+
+FAILURES = (
+    'Traceback (most recent call last):\n  File "/home/u/job_{n}/run.py", line 3, in <module>\n'
+    "    import fancy_solver\nModuleNotFoundError: No module named 'fancy_solver'\n",
+    'Traceback (most recent call last):\n  File "/home/u/job_{n}/run.py", line 9, in f\n'
+    "    return table[x]\nKeyError: 'pressure'\n",
+    "step {n}\nslurmstepd: error: *** JOB {n} ON node{n} CANCELLED AT 2026-11-25T10:00:00 "
+    "DUE TO TIME LIMIT ***\n",
+    "step {n}\nslurmstepd: error: Detected 1 oom-kill event(s) in StepId={n}.batch. Some of your "
+    "processes may have been killed by the cgroup out-of-memory handler.\n",
+)
+
+
+async def _diagnose_all(
+    workdir: Path, n_jobs: int, diagnoser: Diagnoser
+) -> tuple[float, LLMManager, list[float]]:
+    """Feed ``n_jobs`` failures (4 distinct signatures) to a fresh manager; time until all are done."""
+    run = ReplayRun(workdir)
+    llm = LLMManager(
+        run, diagnoser=diagnoser, store=DiagnosisStore(workdir / "state.sqlite3"), interval=0.05
+    )
+    stalls: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            stalls.append(loop.time() - before - 0.005)
+
+    run.start()
+    llm.start()
+    tick = asyncio.create_task(ticker())
+    start = time.perf_counter()
+    for n in range(n_jobs):
+        run.fail(FAILURES[n % 4].format(n=n + 17))
+    while len(llm.diagnoses) < n_jobs:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    done.set()
+    await tick
+    llm.cancel()
+    return elapsed, llm, stalls
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e6
+
+
+def run(report: Report) -> None:
+    settings = Settings.from_env()
+    rss_start = _rss_mb()
+    model = get_chat_model(settings)
+    model.load()
+    rounds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(3):  # alternate 4-job and 200-job runs; fresh stores so nothing is cached
+            for name in (f"four{i}", f"many{i}"):
+                (Path(tmp) / name).mkdir()
+            four, llm4, stalls4 = asyncio.run(
+                _diagnose_all(Path(tmp) / f"four{i}", 4, Diagnoser(model))
+            )
+            many, llm200, stalls200 = asyncio.run(
+                _diagnose_all(Path(tmp) / f"many{i}", 200, Diagnoser(model))
+            )
+            rounds.append(
+                (four, many, llm4.model_calls, llm200.model_calls, max(stalls4 + stalls200))
+            )
+        rss_model = _rss_mb()
+        retriever = None
+        try:
+            from ..retrieval import open_retriever
+
+            settings_tmp = Settings.from_env(home=Path(tmp) / "home", model=str(model.model.path))
+            retriever = open_retriever(settings_tmp, create=True)
+        except Exception as exc:
+            report("index for the memory reading", f"unavailable ({exc})")
+        rss_index = _rss_mb()
+        if retriever is not None and hasattr(retriever, "close"):
+            retriever.close()
+
+    report("model calls for 4 failed jobs (4 signatures)", str(rounds[-1][2]))
+    report("model calls for 200 failed jobs (4 signatures)", str(rounds[-1][3]))
+    report("time to diagnose 4 jobs (median)", f"{median([r[0] for r in rounds]):.1f} s")
+    report("time to diagnose 200 jobs (median)", f"{median([r[1] for r in rounds]):.1f} s")
+    report(
+        "200 / 4 jobs time ratio (median, goal <= 1.5)",
+        f"{median([r[1] / r[0] for r in rounds]):.2f}x",
+    )
+    report(
+        "largest event-loop stall during diagnoses (goal <= 50 ms)",
+        f"{max(r[4] for r in rounds) * 1000:.1f} ms",
+    )
+    report("resident memory: process before model", f"{rss_start:.0f} MB")
+    report("resident memory: with model loaded (manager running)", f"{rss_model:.0f} MB")
+    report("resident memory: with model and index open", f"{rss_index:.0f} MB")

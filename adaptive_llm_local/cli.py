@@ -157,10 +157,21 @@ def _print_diagnosis(diagnosis: Any) -> None:
     if diagnosis.sources:
         console.print("[bold]Sources[/]")
         for i, source in enumerate(diagnosis.sources, 1):
-            what = f" [dim]({source.category})[/]" if source.category else ""
-            console.print(
-                f"  [{i}] {source.kind} {_escape(source.cite())}{what} score {source.score:.2f}"
-            )
+            console.print(f"  [{i}] {_describe_source(source, diagnosis.signature)}")
+
+
+def _describe_source(source: Any, signature: str | None = None) -> str:
+    """One line per source; a past failure with the same signature is flagged as seen before."""
+    text = f"{source.kind} {_escape(source.cite())}"
+    if source.category:
+        text += f" [dim]({source.category})[/]"
+    text += f" score {source.score:.2f}"
+    if source.kind == "failure" and signature and source.signature == signature:
+        seen = source.extra.get("occurrences", 1)
+        text = f"[bold green]seen before[/] ({seen}x, same signature): " + text
+        if source.extra.get("fix_worked") is True:
+            text += " · [green]its fix worked[/]"
+    return text
 
 
 def _load_model(settings: Settings, *, quiet: bool = False) -> Any:
@@ -176,13 +187,18 @@ def _load_model(settings: Settings, *, quiet: bool = False) -> Any:
 
 
 def _retriever(settings: Settings, args: argparse.Namespace) -> Any:
+    """The index when there is one; a locked or mismatched index is a warning, not a failure."""
     if getattr(args, "no_index", False):
         return None
+    from .retrieval import open_retriever
+
     try:
-        from .retrieval import open_retriever
-    except ImportError:
+        return open_retriever(settings, create=False)
+    except AssistantError as exc:
+        _console(stderr=True).print(
+            f"[yellow]warning:[/] {_escape(str(exc))} Continuing without the index."
+        )
         return None
-    return open_retriever(settings, create=False)
 
 
 # --- ask ----------------------------------------------------------------------------------
@@ -208,9 +224,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.sources:
         console.print("[bold]Sources[/]")
         for i, source in enumerate(answer.sources, 1):
-            console.print(
-                f"  [{i}] {source.kind} {_escape(source.cite())} score {source.score:.2f}"
-            )
+            console.print(f"  [{i}] {_describe_source(source)}")
     elif retriever is not None:
         console.print("[dim]No relevant sources in the index; answered from the model alone.[/]")
     return 0

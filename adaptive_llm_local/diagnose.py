@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from .errors import AssistantError
 from .knowledge import categories_mentioned, guide_for
-from .triage import Evidence, TriageResult, redact, triage_file
+from .triage import CATEGORIES, Evidence, TriageResult, redact, triage_file
 
 TokenCallback = Callable[[str], None]
 
@@ -42,21 +42,8 @@ SYSTEM_PROMPT = (
     "line numbers of the log lines that prove it. Reply with JSON only."
 )
 
-RULE_CATEGORIES = frozenset(
-    {
-        "missing_module",
-        "python_exception",
-        "out_of_memory",
-        "time_limit",
-        "cancelled",
-        "segfault",
-        "file_error",
-        "syntax_error",
-        "gpu_error",
-        "mpi_error",
-        "node_failure",
-    }
-)
+# categories a rule can establish; ``unknown`` and ``none`` are the absence of one
+RULE_CATEGORIES = frozenset(CATEGORIES) - {"unknown", "none"}
 _MAX_LINE_CHARS = 300
 _PROMPT_MARGIN_TOKENS = 48
 
@@ -450,7 +437,12 @@ class Diagnoser:
     ) -> Diagnosis:
         """Explain a triaged log. A log without failure (``none``) needs no model call."""
         start = time.perf_counter()
-        found = list(sources) if sources is not None else self.sources_for(result)
+        index_notes: list[str] = []
+        try:
+            found = list(sources) if sources is not None else self.sources_for(result)
+        except AssistantError as exc:  # a locked or broken index must not block a diagnosis
+            found = []
+            index_notes.append(f"index not consulted: {exc}")
         if result.category == "none":
             cause, fix = rule_explanation(result)
             return self._build(
@@ -477,6 +469,7 @@ class Diagnoser:
         self.model_calls += 1
         text = getattr(completion, "text", completion)
         cause, fix, evidence, confidence, by, notes = reconcile(result, parse_answer(str(text)))
+        notes = [*index_notes, *notes]
         return self._build(
             result, cause, fix, evidence, confidence, model.name, kept, by, notes, start
         )

@@ -399,7 +399,7 @@ class LLMManager(BaseManager):
         )
         if self.recorder is not None and status == "diagnosed":
             try:
-                self.recorder.record_failure(job, result, diagnosis)
+                self.recorder.record_failure(job, result, diagnosis, run=self.run_id)
             except Exception as exc:  # the index is a bonus; the diagnosis is already saved
                 log.warning("could not add job %s to the failures index: %s", job.key, exc)
 

@@ -131,7 +131,9 @@ def test_attach_before_or_after_start_and_stop_with_the_run(tmp_path: Path, home
     )
 
     async def main() -> tuple[LLMManager, Any]:
-        rm = build_demo_run(tmp_path / "run", n_good=1, failures=("missing_module",))
+        rm = build_demo_run(
+            tmp_path / "run", n_good=1, failures=("missing_module",), job_name="attach-test"
+        )
         llm = attach(
             rm, diagnoser=Diagnoser(model), interval=0.2, store=DiagnosisStore(tmp_path / "s.db")
         )

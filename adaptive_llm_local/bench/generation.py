@@ -64,7 +64,7 @@ def run(report: Report) -> None:
             {"role": "user", "content": f"Job {4711 + i} failed.\n" + PROMPT[1]["content"]},
         ]
 
-    ours = LocalModel(model_file, n_ctx=2048)
+    ours = LocalModel(model_file, n_ctx=2048, n_threads=settings.n_threads)
     cold = first_token(ours, variant(0))
     warm_new = median([first_token(ours, variant(i)) for i in range(1, ROUNDS + 1)])
     warm_same = median([first_token(ours, variant(1)) for _ in range(ROUNDS)])
@@ -75,7 +75,12 @@ def run(report: Report) -> None:
     )
     report("cold / warm (new prompt) first-token ratio", f"{cold / warm_new:.1f}x")
 
-    raw = raw_llama(model_file, n_ctx=2048, n_gpu_layers=ours.n_gpu_layers, seed=0)
+    threads = (
+        {"n_threads": settings.n_threads, "n_threads_batch": settings.n_threads}
+        if settings.n_threads
+        else {}
+    )
+    raw = raw_llama(model_file, n_ctx=2048, n_gpu_layers=ours.n_gpu_layers, seed=0, **threads)
     ours_tps, raw_tps, ratios = [], [], []
     for _ in range(ROUNDS):  # interleaved so machine noise hits both sides alike
         r_sec, r_tok, _ = _raw_once(raw)

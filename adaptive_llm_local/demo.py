@@ -94,6 +94,12 @@ async def run_demo(workdir: Path, *, timeout: float = 300.0) -> Any:
         f"{len(rm.database_manager.failed)} failed job(s), {len(llm.diagnoses)} diagnosed with "
         f"{llm.model_calls} model call(s)."
     )
+    reused = len(llm.summary()) - llm.model_calls
+    if reused > 0:
+        console.print(
+            f"[dim]{reused} failure signature(s) were already diagnosed in an earlier run and "
+            "were reused without a model call (`make clean-index` starts afresh).[/]"
+        )
     console.print("[bold]Failures grouped by signature[/]")
     console.print(llm.summary_text(), markup=False)
     return llm

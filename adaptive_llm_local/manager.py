@@ -414,18 +414,30 @@ class LLMManager(BaseManager):
 
     # --- API for front ends --------------------------------------------------------------
 
-    async def diagnose(self, job_id: str) -> Diagnosis:
-        """The diagnosis of failed job ``job_id``, made now if it is not there yet."""
-        if job_id in self.diagnoses:
+    async def diagnose(self, job_id: str, *, refresh: bool = False) -> Diagnosis:
+        """The diagnosis of failed job ``job_id``, made now if it is not there yet.
+
+        Parameters
+        ----------
+        job_id
+            The job id (or, for a job that never reported one, its job name).
+        refresh
+            Ask the model again even if this failure's signature was diagnosed before
+            (for example after switching to a bigger model); the new diagnosis replaces
+            the stored one for every job with that signature.
+        """
+        if not refresh and job_id in self.diagnoses:
             return self.diagnoses[job_id]
         await asyncio.to_thread(self._load_persisted)
-        if job_id in self.diagnoses:
+        if not refresh and job_id in self.diagnoses:
             return self.diagnoses[job_id]
         failed = self._failed_list()
         for ordinal, entry in enumerate(failed):
             job = FailedJob.from_entry(entry, ordinal)
             if job.key == job_id or job.job_name == job_id:
                 self.jobs.setdefault(job.key, job)
+                if refresh and job_id in self.diagnoses:
+                    self._cache.pop(self.diagnoses[job_id].signature, None)
                 return await self._process(job)
         raise KeyError(
             f"no failed job with id {job_id!r} in this run ({len(failed)} failed so far)"

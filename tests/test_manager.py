@@ -290,6 +290,9 @@ def test_diagnose_on_demand_by_job_id(tmp_path: Path) -> None:
         assert diagnosis.category == "python_exception"
         assert diagnosis.job_id == "4711"
         assert (await llm.diagnose("4711")) is diagnosis
+        assert len(model.calls) == 1
+        again = await llm.diagnose("4711", refresh=True)
+        assert len(model.calls) == 2 and again is not diagnosis
         with pytest.raises(KeyError, match="no failed job"):
             await llm.diagnose("nope")
 

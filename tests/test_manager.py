@@ -317,3 +317,43 @@ def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(
 
     llm = asyncio.run(main())
     assert len(llm.diagnoses) == 1
+
+
+def test_each_diagnosis_lands_in_the_failures_index(home: Path, tmp_path: Path) -> None:
+    """The default set-up: the manager opens the index, and every diagnosed job is stored."""
+    from adaptive_llm_local.config import Settings
+    from adaptive_llm_local.retrieval import open_retriever
+
+    model = ScriptedModel([ANSWER])
+    settings = Settings.from_env()
+
+    async def main() -> LLMManager:
+        run = FakeRun(tmp_path)
+        llm = LLMManager(run, settings=settings, interval=0.05)
+        llm._diagnoser = Diagnoser(model, retriever=open_retriever(settings, create=True))
+        llm.recorder = llm._diagnoser.retriever
+        run.start()
+        llm.start()
+        run.fail("missing", job_id="501")
+        run.fail("missing", job_id="502")
+        await wait_for(lambda: len(llm.diagnoses) == 2, timeout=120)
+        llm.cancel()
+        return llm
+
+    llm = asyncio.run(main())
+    assert llm.model_calls == 1
+    index = open_retriever(settings)
+    assert index is not None
+    hits = index.search("ModuleNotFoundError: No module named 'fancy_solver'", kinds=("failure",))
+    assert hits and hits[0].signature == llm.diagnoses["501"].signature
+    assert hits[0].extra.get("occurrences") == 2
+    assert {o.job_key for o in llm.store.occurrences()} == {"501", "502"}
+
+
+def test_the_default_diagnoser_opens_the_index_and_records_into_it(home: Path) -> None:
+    from adaptive_llm_local.config import Settings
+
+    llm = LLMManager(ReplayRun(home), settings=Settings.from_env())
+    assert llm._diagnoser is None  # constructing is cheap: nothing opened or loaded
+    diagnoser = llm.diagnoser
+    assert diagnoser.retriever is not None and llm.recorder is diagnoser.retriever

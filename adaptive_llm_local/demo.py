@@ -61,8 +61,9 @@ def _print_diagnosis(console: Any, job_key: str, diagnosis: Diagnosis) -> None:
         )
     console.print(f"   cause: {escape(diagnosis.root_cause)}")
     console.print(f"   fix:   {escape(diagnosis.suggested_fix)}")
-    by = "model" if diagnosis.explained_by == "model" else f"{diagnosis.explained_by} (rule)"
-    console.print(f"   [dim]explained by {by}, confidence {diagnosis.confidence:.2f}[/]")
+    console.print(
+        f"   [dim]explained by {diagnosis.explained_by}, confidence {diagnosis.confidence:.2f}[/]"
+    )
 
 
 async def run_demo(workdir: Path, *, timeout: float = 300.0) -> Any:

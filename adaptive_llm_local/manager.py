@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import html
 import logging
 import time
@@ -184,6 +185,12 @@ class LLMManager(BaseManager):
         Most failed jobs held in memory awaiting diagnosis; the rest wait in the list.
     on_diagnosis
         Called on the event loop with ``(job_key, diagnosis)`` as each diagnosis lands.
+    freeze_gc
+        Collect garbage once at start, then move the surviving objects (modules, the
+        notebook's data) to CPython's permanent generation (``gc.freeze``). A full
+        garbage collection stops every thread, the event loop included, for as long as
+        it takes to walk the heap (80 ms measured with a loaded kernel); after the
+        freeze it walks only objects made since.
     """
 
     def __init__(
@@ -197,6 +204,7 @@ class LLMManager(BaseManager):
         interval: float = 5.0,
         max_queue: int = 64,
         on_diagnosis: Callable[[str, Diagnosis], None] | None = None,
+        freeze_gc: bool = True,
     ) -> None:
         super().__init__()
         self.run_manager = run_manager
@@ -219,6 +227,7 @@ class LLMManager(BaseManager):
         self._claimed_logs: set[str] = set()
         self._loaded = False
         self._model_calls = 0
+        self.freeze_gc = freeze_gc
 
     # --- lazily built collaborators (constructing the manager stays cheap) -------------
 
@@ -258,6 +267,9 @@ class LLMManager(BaseManager):
 
     async def _manage(self) -> None:
         assert self._queue is not None
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
         await asyncio.to_thread(self._load_persisted)
         worker = asyncio.create_task(self._work())
         try:

@@ -62,15 +62,49 @@ async def _diagnose_all(
     return elapsed, llm, stalls
 
 
-def _rss_mb() -> float:
-    import psutil
+_RSS_PROBE = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+import psutil
+from adaptive_llm_local.config import Settings
+from adaptive_llm_local.manager import LLMManager
+from adaptive_llm_local.testing import ReplayRun
 
-    return psutil.Process().memory_info().rss / 1e6
+rss = lambda: psutil.Process().memory_info().rss / 1e6
+out = {"imported": rss()}
+with tempfile.TemporaryDirectory() as tmp:
+    settings = Settings.from_env(home=Path(tmp), model=sys.argv[1])
+
+    async def main():
+        run = ReplayRun(Path(tmp))
+        run.start()
+        llm = LLMManager(run, settings=settings, interval=0.05)
+        llm.start()
+        run.fail("Traceback (most recent call last):\\nKeyError: 'pressure'\\n")
+        while not llm.diagnoses:
+            await asyncio.sleep(0.05)
+        out["running"] = rss()
+        llm.cancel()
+
+    asyncio.run(main())
+print(json.dumps(out))
+"""
+
+
+def _rss_of_a_running_manager(model_path: str) -> dict[str, float]:
+    """Resident memory of a fresh process running a manager with the model and the index."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, model_path], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run(report: Report) -> None:
     settings = Settings.from_env()
-    rss_start = _rss_mb()
     model = get_chat_model(settings)
     model.load()
     rounds = []
@@ -87,18 +121,7 @@ def run(report: Report) -> None:
             rounds.append(
                 (four, many, llm4.model_calls, llm200.model_calls, max(stalls4 + stalls200))
             )
-        rss_model = _rss_mb()
-        retriever = None
-        try:
-            from ..retrieval import open_retriever
-
-            settings_tmp = Settings.from_env(home=Path(tmp) / "home", model=str(model.model.path))
-            retriever = open_retriever(settings_tmp, create=True)
-        except Exception as exc:
-            report("index for the memory reading", f"unavailable ({exc})")
-        rss_index = _rss_mb()
-        if retriever is not None and hasattr(retriever, "close"):
-            retriever.close()
+    rss = _rss_of_a_running_manager(str(model.model.path))
 
     report("model calls for 4 failed jobs (4 signatures)", str(rounds[-1][2]))
     report("model calls for 200 failed jobs (4 signatures)", str(rounds[-1][3]))
@@ -112,6 +135,8 @@ def run(report: Report) -> None:
         "largest event-loop stall during diagnoses (goal <= 50 ms)",
         f"{max(r[4] for r in rounds) * 1000:.1f} ms",
     )
-    report("resident memory: process before model", f"{rss_start:.0f} MB")
-    report("resident memory: with model loaded (manager running)", f"{rss_model:.0f} MB")
-    report("resident memory: with model and index open", f"{rss_index:.0f} MB")
+    report("resident memory: fresh process after imports", f"{rss['imported']:.0f} MB")
+    report(
+        "resident memory: manager running (model + index + one diagnosis)",
+        f"{rss['running']:.0f} MB",
+    )

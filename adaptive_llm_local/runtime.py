@@ -8,10 +8,12 @@ loop never blocks. Models load lazily on first use, never in a constructor.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,15 @@ TokenCallback = Callable[[str], None]
 # llama.cpp contexts must not be used from two threads at once; one lock for all of them
 # also keeps the CPU from being oversubscribed by a chat and an embedding call together.
 LLAMA_LOCK = threading.RLock()
+_LOADED: weakref.WeakSet[LocalModel] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free models before interpreter teardown, when llama-cpp-python's finalizers would fail."""
+    for model in list(_LOADED):
+        with contextlib.suppress(Exception):
+            model.close()
 
 
 def _llama_cpp() -> Any:
@@ -156,6 +167,7 @@ class LocalModel:
                     "`make models`, or set ADAPTIVE_LLM_MODEL to another GGUF."
                 ) from None
             self.load_seconds = time.perf_counter() - start
+            _LOADED.add(self)
             return self._llama
 
     def close(self) -> None:

@@ -207,6 +207,15 @@ def window_from_bytes(
     )
 
 
+def _unreadable(name: str, exc: OSError) -> LogNotReadableError:
+    if isinstance(exc, PermissionError):
+        return LogNotReadableError(
+            f"Cannot read the log {name}: permission denied. Check the file's owner and "
+            "mode, or copy it somewhere you can read."
+        )
+    return LogNotReadableError(f"Cannot read the log {name}: {exc.strerror or exc}.")
+
+
 def read_log(
     path: str | os.PathLike[str],
     *,
@@ -240,13 +249,8 @@ def read_log(
             f"Log file not found: {name}. Check the path; the job may not have started yet "
             "or may write its output somewhere else (see #SBATCH --output)."
         ) from None
-    except PermissionError:
-        raise LogNotReadableError(
-            f"Cannot read the log {name}: permission denied. Check the file's owner and "
-            "mode, or copy it somewhere you can read."
-        ) from None
     except OSError as exc:
-        raise LogNotReadableError(f"Cannot read the log {name}: {exc.strerror}.") from None
+        raise _unreadable(name, exc) from None
     if stat.S_ISDIR(info.st_mode):
         raise LogNotReadableError(
             f"{name} is a directory, not a log file. Pass the job's output file inside it "
@@ -266,13 +270,8 @@ def read_log(
             head = fh.read(head_bytes)
             fh.seek(size - tail_bytes)
             tail = fh.read(tail_bytes)
-    except PermissionError:
-        raise LogNotReadableError(
-            f"Cannot read the log {name}: permission denied. Check the file's owner and "
-            "mode, or copy it somewhere you can read."
-        ) from None
     except OSError as exc:
-        raise LogNotReadableError(f"Cannot read the log {name}: {exc.strerror or exc}.") from None
+        raise _unreadable(name, exc) from None
     skipped = size - len(head) - tail_bytes
     return window_from_bytes(head, tail, size_bytes=size, skipped=skipped, source=name)
 

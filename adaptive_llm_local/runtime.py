@@ -70,7 +70,6 @@ class Completion:
     completion_tokens: int = 0
     seconds: float = 0.0
     first_token_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LocalModel:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .diagnose import ChatModel, Source
+from .config import DEFAULT_MAX_TOKENS
+from .retrieval.source import Source
+from .runtime.types import ChatModel, TokenCallback
 from .triage import redact
 
 ASK_SYSTEM = (
@@ -68,8 +70,8 @@ def answer_question(
     retriever: QuestionRetriever | None = None,
     *,
     k: int = 3,
-    max_tokens: int = 320,
-    on_token: Callable[[str], None] | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    on_token: TokenCallback | None = None,
 ) -> Answer:
     """Retrieve, then let the model answer; the sources shown are exactly those retrieved."""
     sources = retriever.search(question, k=k) if retriever is not None else []
@@ -79,5 +81,5 @@ def answer_question(
         sources = sources[:-1]
         messages = build_ask_messages(question, sources)
     completion = model.chat(messages, max_tokens=max_tokens, temperature=0.2, on_token=on_token)
-    text = str(getattr(completion, "text", completion)).strip()
+    text = completion.text.strip()
     return Answer(question, text, list(sources), citations(text, len(sources)), model.name)

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..diagnose import Source
 from .lexical import overlap_scores
 from .records import hit_text
+from .source import Source
 
 _FAILURE_EXTRA = (
     "job_id",
@@ -32,10 +32,17 @@ _DOC_EXTRA = ("title", "doc_type", "origin", "name")
 
 
 class RowLike(Protocol):
-    id: str
-    document: str
-    metadata: dict[str, Any]
-    distance: float | None
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def document(self) -> str: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+    @property
+    def distance(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

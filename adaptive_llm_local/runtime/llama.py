@@ -1,4 +1,4 @@
-"""The model runtime: the only module that imports ``llama_cpp``.
+"""The only module that imports ``llama_cpp``: :class:`LocalModel` and build introspection.
 
 One ``llama_cpp.Llama`` is not thread-safe, so every call into llama.cpp holds one
 process-wide lock, and async callers run those calls in a worker thread so the event
@@ -14,16 +14,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from .config import Settings
-from .errors import ModelCorruptError
-from .models import ModelFile, check_header, resolve_chat_model, resolve_embed_model
-
-Message = dict[str, str]
-TokenCallback = Callable[[str], None]
+from ..errors import ModelCorruptError
+from ..models import ModelFile, check_header
+from .types import Completion, Message, TokenCallback
 
 # llama.cpp contexts must not be used from two threads at once; one lock for all of them
 # also keeps the CPU from being oversubscribed by a chat and an embedding call together.
@@ -59,17 +55,6 @@ def system_info() -> str:
     """llama.cpp's own summary of the CPU/GPU features it was built with."""
     info = _llama_cpp().llama_print_system_info()
     return info.decode() if isinstance(info, bytes) else str(info)
-
-
-@dataclass
-class Completion:
-    """Result of one chat call, with the token counts llama.cpp reported."""
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-    first_token_seconds: float | None = None
 
 
 class LocalModel:
@@ -369,44 +354,6 @@ def _quiet_stderr() -> Iterator[None]:
     finally:
         os.dup2(fd, 2)
         os.close(fd)
-
-
-_MODELS: dict[tuple[Any, ...], LocalModel] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def get_chat_model(settings: Settings | None = None) -> LocalModel:
-    """The process-wide chat model for ``settings`` (not loaded until first use)."""
-    settings = settings or Settings.from_env()
-    model_file = resolve_chat_model(settings)
-    key = ("chat", str(model_file.path), settings.n_ctx, settings.n_gpu_layers, settings.n_threads)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = LocalModel(
-                model_file,
-                n_ctx=settings.n_ctx,
-                n_gpu_layers=settings.n_gpu_layers,
-                n_threads=settings.n_threads,
-                seed=settings.seed,
-            )
-        return _MODELS[key]
-
-
-def get_embedding_model(settings: Settings | None = None, n_ctx: int = 1024) -> LocalModel:
-    """The process-wide embedding model: a dedicated embedding GGUF, else the chat GGUF."""
-    settings = settings or Settings.from_env()
-    model_file = resolve_embed_model(settings) or resolve_chat_model(settings)
-    key = ("embed", str(model_file.path), n_ctx, settings.n_gpu_layers, settings.n_threads)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = LocalModel(
-                model_file,
-                n_ctx=n_ctx,
-                n_gpu_layers=settings.n_gpu_layers,
-                n_threads=settings.n_threads,
-                embedding=True,
-            )
-        return _MODELS[key]
 
 
 def raw_llama(model: ModelFile, *, n_ctx: int = 4096, **kwargs: Any) -> Any:

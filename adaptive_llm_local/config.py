@@ -1,14 +1,24 @@
-"""Settings from the environment (``ADAPTIVE_LLM_*``), with one place for every default."""
+"""Settings from the environment (``ADAPTIVE_LLM_*``), with one place for every default.
+
+This is the only module that reads ``ADAPTIVE_LLM_*`` variables; everything else gets a
+:class:`Settings` (built by the front end, passed down through
+:class:`~adaptive_llm_local.assistant.Assistant`).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
 
 ENV_PREFIX = "ADAPTIVE_LLM_"
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKOUT_DIR = PACKAGE_DIR.parent
+DEFAULT_MAX_TOKENS = 320
+"""Most tokens one answer (a diagnosis, an ``ask`` answer) may generate."""
 
 
 def default_home() -> Path:
@@ -35,7 +45,32 @@ def _env_int(name: str, default: int | None) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
+        raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} must be a number of seconds, got {value!r}"
+        ) from None
+
+
+def _env_distances(name: str) -> tuple[float, float, float, float] | None:
+    value = _env(name)
+    if value is None or not value.strip():
+        return None
+    try:
+        failure, text, doc, overlap = (float(x) for x in value.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} must be four numbers 'failure,text,doc,overlap', got {value!r}"
+        ) from None
+    return failure, text, doc, overlap
 
 
 @dataclass(frozen=True)
@@ -62,33 +97,49 @@ class Settings:
         Persisted Chroma index; defaults to ``home/index``.
     chroma_url
         ``http://host:port`` of a shared Chroma server; ``None`` uses the local index.
+    index_lock_timeout
+        Seconds to wait for another process that owns the persisted index.
+    index_max_distance
+        Relevance thresholds ``(failure, text, doc, overlap)`` of the index; ``None`` uses
+        the ones calibrated for the default model (see ``retrieval.calibration``).
     """
 
     home: Path = field(default_factory=default_home)
     model: str | None = None
     embed_model: str | None = None
     n_ctx: int = 4096
-    max_tokens: int = 384
+    max_tokens: int = DEFAULT_MAX_TOKENS
     n_gpu_layers: int | None = None
     n_threads: int | None = None
     seed: int = 0
     index_dir: Path | None = None
     chroma_url: str | None = None
+    index_lock_timeout: float = 10.0
+    index_max_distance: tuple[float, float, float, float] | None = None
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from ``ADAPTIVE_LLM_*``; ``overrides`` that are not ``None`` win.
+
+        Raises
+        ------
+        ConfigError
+            When a variable does not hold what it should (a number, four numbers).
+        """
         home = _env("HOME")
         settings = cls(
             home=Path(home).expanduser() if home else default_home(),
             model=_env("MODEL"),
             embed_model=_env("EMBED_MODEL"),
             n_ctx=_env_int("N_CTX", 4096) or 4096,
-            max_tokens=_env_int("MAX_TOKENS", 384) or 384,
+            max_tokens=_env_int("MAX_TOKENS", DEFAULT_MAX_TOKENS) or DEFAULT_MAX_TOKENS,
             n_gpu_layers=_env_int("N_GPU_LAYERS", None),
             n_threads=_env_int("THREADS", None),
             seed=_env_int("SEED", 0) or 0,
             index_dir=Path(p).expanduser() if (p := _env("INDEX_DIR")) else None,
             chroma_url=_env("CHROMA_URL"),
+            index_lock_timeout=_env_float("INDEX_LOCK_TIMEOUT", 10.0),
+            index_max_distance=_env_distances("INDEX_MAX_DISTANCE"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings

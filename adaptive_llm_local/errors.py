@@ -9,6 +9,10 @@ class AssistantError(Exception):
     exit_code = 2
 
 
+class ConfigError(AssistantError):
+    """A setting (an ``ADAPTIVE_LLM_*`` variable or an option) has an unusable value."""
+
+
 class ModelNotFoundError(AssistantError):
     """The GGUF model file is missing."""
 
@@ -21,13 +25,13 @@ class LogNotReadableError(AssistantError):
     """A log path is missing, a directory, or unreadable."""
 
 
-class IndexError_(AssistantError):
-    """The retrieval index cannot be opened or written."""
+class IndexUnavailableError(AssistantError):
+    """The retrieval index cannot be opened, reached or written."""
 
 
-class IndexMismatchError(IndexError_):
+class IndexMismatchError(IndexUnavailableError):
     """The index was built with another embedding model; `index rebuild` fixes it."""
 
 
-class IndexLockedError(IndexError_):
+class IndexLockedError(IndexUnavailableError):
     """Another process owns the persisted index."""

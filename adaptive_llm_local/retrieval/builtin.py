@@ -14,6 +14,7 @@ from importlib import resources
 from types import ModuleType
 from typing import Any
 
+from ..errors import AssistantError
 from .chunking import Chunk, chunk_markdown, split_long
 from .records import Entry, doc_entries
 
@@ -23,17 +24,15 @@ API_GROUP = "api:adaptive_scheduler"
 
 
 def guide_text() -> str:
-    """The troubleshooting guide shipped in ``adaptive_llm_local/data``."""
+    """The troubleshooting guide shipped in ``adaptive_llm_local/data`` (the only copy)."""
+    guide = resources.files("adaptive_llm_local").joinpath("data/troubleshooting.md")
     try:
-        return (
-            resources.files("adaptive_llm_local")
-            .joinpath("data/troubleshooting.md")
-            .read_text("utf-8")
-        )
-    except (FileNotFoundError, OSError):  # a stripped install: fall back to the category table
-        from ..knowledge import troubleshooting_markdown
-
-        return troubleshooting_markdown()
+        return guide.read_text("utf-8")
+    except OSError as exc:
+        raise AssistantError(
+            f"The troubleshooting guide is missing from this installation ({exc}); "
+            "reinstall adaptive-llm-local, or run `index add --no-builtin`."
+        ) from None
 
 
 def guide_entries() -> list[Entry]:

@@ -22,33 +22,19 @@ Another embedding model has another geometry: set ``ADAPTIVE_LLM_INDEX_MAX_DISTA
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-from ..errors import IndexError_
+from ..config import Settings
 from .ranking import Thresholds
 
 DEFAULT = Thresholds(failure=0.025, text=0.15, doc=0.35, overlap=0.34)
-ENV = "ADAPTIVE_LLM_INDEX_MAX_DISTANCE"
 
 
-def thresholds_from_env(default: Thresholds = DEFAULT) -> Thresholds:
-    """``ADAPTIVE_LLM_INDEX_MAX_DISTANCE="failure,text,doc,overlap"`` overrides the defaults.
-
-    Raises
-    ------
-    IndexError_
-        When the variable is not four numbers.
-    """
-    raw = os.environ.get(ENV, "").strip()
-    if not raw:
-        return default
-    try:
-        failure, text, doc, overlap = (float(x) for x in raw.split(","))
-    except ValueError:
-        raise IndexError_(
-            f"{ENV} must be four numbers 'failure,text,doc,overlap', got {raw!r}"
-        ) from None
+def thresholds_for(settings: Settings) -> Thresholds:
+    """``settings.index_max_distance`` (``ADAPTIVE_LLM_INDEX_MAX_DISTANCE``), else the defaults."""
+    if settings.index_max_distance is None:
+        return DEFAULT
+    failure, text, doc, overlap = settings.index_max_distance
     return Thresholds(failure=failure, text=text, doc=doc, overlap=overlap)
 
 

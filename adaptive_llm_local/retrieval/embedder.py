@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from ..config import Settings
 
@@ -86,8 +86,12 @@ class Embedder:
         batch_size: int = BATCH_SIZE,
         batch_chars: int | None = None,
     ) -> None:
-        self._model = model if not callable(model) or hasattr(model, "embed") else None
-        self._factory = None if self._model is not None else model
+        self._model: EmbeddingModel | None = None
+        self._factory: Callable[[], EmbeddingModel] | None = None
+        if hasattr(model, "embed"):
+            self._model = cast("EmbeddingModel", model)
+        else:
+            self._factory = model
         self.model_id = model_id
         self.batch_size = max(1, batch_size)
         self._batch_chars = batch_chars
@@ -112,7 +116,7 @@ class Embedder:
     def model(self) -> EmbeddingModel:
         if self._model is None:
             assert self._factory is not None
-            self._model = self._factory()  # type: ignore[operator]
+            self._model = self._factory()
         return self._model
 
     @property

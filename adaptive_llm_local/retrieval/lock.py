@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import IndexError_, IndexLockedError
+from ..errors import IndexLockedError, IndexUnavailableError
 
 LOCK_NAME = "chroma.lock"
 DEFAULT_TIMEOUT = 10.0
@@ -28,9 +28,9 @@ DEFAULT_TIMEOUT = 10.0
 _POLL = 0.1
 
 
-def read_only_error(directory: Path, exc: OSError) -> IndexError_:
+def read_only_error(directory: Path, exc: OSError) -> IndexUnavailableError:
     """The message for an index folder this process cannot write."""
-    return IndexError_(
+    return IndexUnavailableError(
         f"The index folder {directory} is not writable ({exc.strerror or exc}). Chroma writes "
         "even to search, so fix its permissions, or copy it to a writable place and point "
         "ADAPTIVE_LLM_INDEX_DIR (or --index) there."
@@ -85,7 +85,7 @@ class IndexLock:
         ------
         IndexLockedError
             Another process still owns the folder after ``timeout`` seconds.
-        IndexError_
+        IndexUnavailableError
             The folder cannot be created or written.
         """
         if self._acquired:
@@ -127,7 +127,7 @@ class IndexLock:
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise read_only_error(self.directory, exc) from None
-            raise IndexError_(
+            raise IndexUnavailableError(
                 f"Cannot create the index folder {self.directory}: {exc.strerror or exc}."
             ) from None
         deadline = time.monotonic() + self.timeout
@@ -142,7 +142,7 @@ class IndexLock:
                 time.sleep(_POLL)
             except OSError as exc:  # e.g. ENOLCK on a network file system without locking
                 os.close(fd)
-                raise IndexError_(
+                raise IndexUnavailableError(
                     f"Cannot lock the index folder {self.directory} ({exc.strerror or exc}). Keep the "
                     "index on a local disk, or share one Chroma server (ADAPTIVE_LLM_CHROMA_URL)."
                 ) from None

@@ -4,7 +4,7 @@ Either a persisted local directory (``PersistentClient``) or a shared Chroma ser
 (``HttpClient``), telemetry off in both. Every collection is created and opened with
 :class:`LocalEmbeddingFunction`, so Chroma's default embedding function (which downloads
 an ONNX model) is never used; vectors are passed explicitly on every write and query.
-Chroma's own errors are turned into :class:`~adaptive_llm_local.errors.IndexError_`
+Chroma's own errors are turned into :class:`~adaptive_llm_local.errors.IndexUnavailableError`
 messages here, so no other module needs to know them.
 
 A Chroma server has no authentication: run it bound to loopback
@@ -26,10 +26,10 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from ..errors import IndexError_
+from ..errors import IndexUnavailableError
 
 EF_NAME = "adaptive-llm-local"
-SPACE = "cosine"
+SPACE: Space = "cosine"
 
 
 @register_embedding_function
@@ -115,10 +115,10 @@ def _chroma_settings() -> ChromaSettings:
 
 @contextlib.contextmanager
 def translate_errors(where: str) -> Iterator[None]:
-    """Turn Chroma/SQLite/HTTP failures into one clear :class:`IndexError_`."""
+    """Turn Chroma/SQLite/HTTP failures into one clear :class:`IndexUnavailableError`."""
     try:
         yield
-    except IndexError_:
+    except IndexUnavailableError:
         raise
     except Exception as exc:
         text = str(exc)
@@ -126,7 +126,7 @@ def translate_errors(where: str) -> Iterator[None]:
             text = text[:400] + "…"
         lowered = text.lower()
         if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
-            raise IndexError_(
+            raise IndexUnavailableError(
                 f"The index at {where} is read-only ({text}). Fix its permissions, or copy it to a "
                 "writable folder and point ADAPTIVE_LLM_INDEX_DIR there."
             ) from None
@@ -134,17 +134,17 @@ def translate_errors(where: str) -> Iterator[None]:
             s in lowered
             for s in ("connection refused", "could not connect", "connecterror", "max retries")
         ):
-            raise IndexError_(
+            raise IndexUnavailableError(
                 f"Cannot reach the Chroma server at {where} ({text.splitlines()[0] if text else exc!r}). "
                 "Start it (`chroma run --host 127.0.0.1 --port PORT --path DIR`) or unset "
                 "ADAPTIVE_LLM_CHROMA_URL to use the local index."
             ) from None
         if "malformed" in lowered or "corrupt" in lowered or "not a database" in lowered:
-            raise IndexError_(
+            raise IndexUnavailableError(
                 f"The index at {where} is damaged ({text}). Move it aside and rebuild it with "
                 "`adaptive-llm-local index add ...`."
             ) from None
-        raise IndexError_(
+        raise IndexUnavailableError(
             f"Chroma failed on the index at {where}: {type(exc).__name__}: {text}"
         ) from None
 
@@ -295,7 +295,7 @@ class Store:
     def __init__(self, client: Any, where: str, *, remote: bool) -> None:
         self._client = client
         self.where = where
-        self.remote = remote
+        self.is_remote = remote
         with translate_errors(where):
             self.max_batch = int(client.get_max_batch_size())
 
@@ -312,7 +312,7 @@ class Store:
         """Connect to a Chroma server (``http://host:port``)."""
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
-            raise IndexError_(
+            raise IndexUnavailableError(
                 f"ADAPTIVE_LLM_CHROMA_URL={url!r} is not a URL like http://127.0.0.1:8000."
             )
         ssl = parsed.scheme == "https"

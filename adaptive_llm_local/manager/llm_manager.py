@@ -11,158 +11,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import html
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from adaptive_scheduler._server_support.base_manager import BaseManager
+from adaptive_scheduler.server_support import BaseManager
 
-from .config import Settings
-from .diagnose import Diagnoser, Diagnosis
-from .store import DiagnosisStore
-from .triage import TriageResult, triage_file
+from ..assistant import Assistant
+from ..config import Settings
+from ..diagnose import Diagnoser, Diagnosis
+from ..triage import TriageResult, triage_file
+from .html import summary_html
+from .jobs import (
+    FailedJob,
+    find_logs,
+    for_job,
+    group_by_signature,
+    guess_logs,
+    logs_missing_diagnosis,
+    most_telling,
+    run_id_of,
+)
+from .persistence import DiagnosisStore
 
 log = logging.getLogger(__name__)
-
-LOGS_MISSING_SIGNATURE = "logs-missing"
-_SEVERITY = {"none": 0, "unknown": 1}
 
 
 class FailureRecorder(Protocol):
     """Where each diagnosed failure occurrence is remembered (the failures index)."""
 
     def record_failure(
-        self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """One entry of ``database_manager.failed``, copied (the original is never mutated)."""
-
-    key: str
-    job_id: str | None
-    job_name: str | None
-    log_fname: str | None
-    output_logs: tuple[str, ...]
-    fname: str
-    seen_at: float = field(default_factory=time.time)
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any], ordinal: int) -> FailedJob:
-        job_id = entry.get("job_id")
-        job_name = entry.get("job_name")
-        key = str(job_id) if job_id is not None else f"{job_name}#never-started-{ordinal}"
-        fname = entry.get("fname")
-        return cls(
-            key=key,
-            job_id=str(job_id) if job_id is not None else None,
-            job_name=job_name,
-            log_fname=entry.get("log_fname"),
-            output_logs=tuple(str(p) for p in entry.get("output_logs") or ()),
-            fname=str(fname) if not isinstance(fname, list) else ",".join(map(str, fname)),
-        )
-
-
-def find_logs(job: FailedJob, move_old_logs_to: Path | None) -> list[Path]:
-    """Existing log files of ``job``: its output logs and adaptive log, or their moved copies."""
-    found: list[Path] = []
-    for name in (*job.output_logs, job.log_fname):
-        if not name:
-            continue
-        path = Path(name)
-        candidates = [path]
-        if move_old_logs_to is not None:
-            candidates.append(Path(move_old_logs_to) / path.name)
-        for candidate in candidates:
-            if candidate.is_file() and candidate not in found:
-                found.append(candidate)
-                break
-    return found
-
-
-def guess_logs(run_manager: Any, job: FailedJob, claimed: set[str]) -> list[Path]:
-    """Logs of a job that died before reporting its id: the newest unclaimed file by name.
-
-    adaptive-scheduler records such a job with ``job_id=None`` and no log names, but the
-    scheduler still wrote ``<job_name>-<id>.out``; the job-id placeholder becomes a glob.
-    """
-    scheduler = getattr(run_manager, "scheduler", None)
-    variable = getattr(scheduler, "_JOB_ID_VARIABLE", None)
-    if scheduler is None or variable is None or not job.job_name:
-        return []
-    try:
-        templates = scheduler.output_fnames(job.job_name)
-        running = {str(job_id) for job_id in scheduler.queue()}
-    except Exception:
-        return []
-    found: list[Path] = []
-    for template in templates:
-        template = Path(template)
-        prefix, _, suffix = template.name.partition(variable)
-        running_names = {f"{prefix}{job_id}{suffix}" for job_id in running}
-        candidates = [
-            p
-            for p in template.parent.glob(f"{prefix}*{suffix}")
-            if str(p) not in claimed and p.name not in running_names
-        ]
-        if candidates:
-            found.append(max(candidates, key=lambda p: p.stat().st_mtime))
-    return found
-
-
-def most_telling(results: list[TriageResult]) -> TriageResult:
-    """The triage that explains the failure best: a rule hit over ``unknown`` over ``none``."""
-    return max(results, key=lambda r: (_SEVERITY.get(r.category, 2), r.key_line is not None))
-
-
-def logs_missing_diagnosis(job: FailedJob, looked_in: list[str]) -> Diagnosis:
-    where = ", ".join(looked_in) or "no log file names were recorded (the job never started)"
-    return Diagnosis(
-        category="unknown",
-        key_line=None,
-        exception=None,
-        signature=LOGS_MISSING_SIGNATURE,
-        summary="logs missing",
-        evidence=[],
-        root_cause=f"The logs of job {job.key} are missing, so the failure cannot be diagnosed "
-        f"(looked for: {where}).",
-        suggested_fix="Keep job logs (set `move_old_logs_to` instead of deleting them) and "
-        "check the scheduler's accounting (e.g. `sacct -j <id>`) for why the job ended.",
-        confidence=0.0,
-        model=None,
-        job_id=job.job_id,
-        job_name=job.job_name,
-        explained_by="none",
-        notes=["logs missing"],
-    )
-
-
-def group_by_signature(diagnoses: dict[str, Diagnosis]) -> list[dict[str, Any]]:
-    """Failed jobs grouped by signature, biggest group first."""
-    groups: dict[str, dict[str, Any]] = {}
-    for job_key, diagnosis in diagnoses.items():
-        group = groups.setdefault(
-            diagnosis.signature,
-            {
-                "signature": diagnosis.signature,
-                "category": diagnosis.category,
-                "summary": diagnosis.summary,
-                "root_cause": diagnosis.root_cause,
-                "suggested_fix": diagnosis.suggested_fix,
-                "jobs": [],
-            },
-        )
-        group["jobs"].append(job_key)
-    ordered = sorted(groups.values(), key=lambda g: (-len(g["jobs"]), g["summary"]))
-    for group in ordered:
-        group["count"] = len(group["jobs"])
-    return ordered
+        self, job: FailedJob, result: TriageResult | None, diagnosis: Diagnosis, *, run: str
+    ) -> object: ...
 
 
 class LLMManager(BaseManager):
@@ -173,12 +54,17 @@ class LLMManager(BaseManager):
     run_manager
         A ``RunManager`` (started or not); it is read, never modified (except that
         :func:`attach` sets ``run_manager.llm_manager``).
+    settings
+        What the default parts are built from (``Settings.from_env()`` when omitted).
+    assistant
+        The model, index and diagnoser; by default :meth:`Assistant.from_settings`
+        with ``settings``, creating the index when missing, built on first use.
     diagnoser
-        The :class:`Diagnoser`; by default the configured local model with the index.
+        A diagnoser to use instead of the assistant's (tests, benchmarks).
     store
         Persistence of diagnoses; by default ``index/state.sqlite3`` under the home folder.
     recorder
-        Where diagnosed failures are added (the failures index); ``None`` to skip.
+        Where diagnosed failures are added; by default the assistant's index.
     interval
         Seconds between scans of ``database_manager.failed`` (:meth:`trigger` wakes early).
     max_queue
@@ -197,10 +83,11 @@ class LLMManager(BaseManager):
         self,
         run_manager: Any,
         *,
+        settings: Settings | None = None,
+        assistant: Assistant | None = None,
         diagnoser: Diagnoser | None = None,
         store: DiagnosisStore | None = None,
         recorder: FailureRecorder | None = None,
-        settings: Settings | None = None,
         interval: float = 5.0,
         max_queue: int = 64,
         on_diagnosis: Callable[[str, Diagnosis], None] | None = None,
@@ -208,13 +95,14 @@ class LLMManager(BaseManager):
     ) -> None:
         super().__init__()
         self.run_manager = run_manager
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or (assistant.settings if assistant else Settings.from_env())
+        self._assistant = assistant
         self._diagnoser = diagnoser
         self._store = store
         self.recorder = recorder
         self.interval = interval
         self.on_diagnosis = on_diagnosis
-        self.run_id = _run_id(run_manager)
+        self.run_id = run_id_of(run_manager)
         self.diagnoses: dict[str, Diagnosis] = {}
         self.errors: dict[str, str] = {}
         self.jobs: dict[str, FailedJob] = {}
@@ -232,20 +120,18 @@ class LLMManager(BaseManager):
     # --- lazily built collaborators (constructing the manager stays cheap) -------------
 
     @property
+    def assistant(self) -> Assistant:
+        """The model, index and diagnoser (built from ``settings`` on first use)."""
+        if self._assistant is None:
+            self._assistant = Assistant.from_settings(self.settings, index="create")
+        return self._assistant
+
+    @property
     def diagnoser(self) -> Diagnoser:
         if self._diagnoser is None:
-            retriever = None
-            with contextlib.suppress(ImportError):
-                from .retrieval import open_retriever
-
-                retriever = open_retriever(self.settings, create=True)
-            self._diagnoser = Diagnoser(retriever=retriever)
-            if (
-                self.recorder is None
-                and retriever is not None
-                and hasattr(retriever, "record_failure")
-            ):
-                self.recorder = retriever
+            self._diagnoser = self.assistant.diagnoser
+            if self.recorder is None:
+                self.recorder = self.assistant.retriever
         return self._diagnoser
 
     @property
@@ -394,7 +280,7 @@ class LLMManager(BaseManager):
             self._model_calls += diagnoser.model_calls - before
             self._cache[result.signature] = cached
             self.store.put_diagnosis(cached)
-        diagnosis = _for_job(cached, job, result)
+        diagnosis = for_job(cached, job, result)
         return diagnosis, result, "diagnosed"
 
     def _persist(
@@ -477,60 +363,14 @@ class LLMManager(BaseManager):
         )
 
     def _repr_html_(self) -> str:
-        rows = []
-        for group in self.summary():
-            jobs = ", ".join(map(str, group["jobs"][:8])) + (" …" if group["count"] > 8 else "")
-            rows.append(
-                "<tr>"
-                f"<td style='text-align:right'><b>{group['count']}</b></td>"
-                f"<td><code>{html.escape(group['category'])}</code></td>"
-                f"<td>{html.escape(group['summary'])}"
-                f"<br><small>{html.escape(group['root_cause'])}</small>"
-                f"<br><small><b>Fix:</b> {html.escape(group['suggested_fix'])}</small></td>"
-                f"<td><small>{html.escape(jobs)}</small></td>"
-                "</tr>"
-            )
-        status = "running" if self.is_started and not self.task.done() else "stopped"  # type: ignore[union-attr]
-        counts = Counter(d.category for d in self.diagnoses.values())
-        header = (
-            f"<b>LLMManager</b> · {status} · {len(self.diagnoses)} failed job(s) diagnosed, "
-            f"{len(self.summary())} distinct failure(s), {self.model_calls} model call(s)"
+        running = self.is_started and self.task is not None and not self.task.done()
+        return summary_html(
+            self.summary(),
+            status="running" if running else "stopped",
+            categories=Counter(d.category for d in self.diagnoses.values()),
+            model_calls=self.model_calls,
+            n_errors=len(self.errors),
         )
-        if counts:
-            header += " · " + ", ".join(f"{c}: {n}" for c, n in counts.most_common())
-        if self.errors:
-            header += f" · <span style='color:#b00'>{len(self.errors)} error(s)</span>"
-        if not rows:
-            return f"<div>{header}</div>"
-        return (
-            f"<div>{header}<table><thead><tr><th>jobs</th><th>category</th>"
-            "<th>failure · cause · fix</th><th>job ids</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table></div>"
-        )
-
-
-def _for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diagnosis:
-    """A copy of a (possibly shared) diagnosis that names this job and its own log lines."""
-    from dataclasses import replace
-
-    return replace(
-        diagnosis,
-        job_id=job.job_id,
-        job_name=job.job_name,
-        log_path=result.source,
-        key_line=result.key_line,
-        key_line_number=result.key_line_number,
-        evidence=list(result.evidence)
-        if diagnosis.log_path != result.source
-        else diagnosis.evidence,
-    )
-
-
-def _run_id(run_manager: Any) -> str:
-    name = getattr(run_manager, "job_name", "run")
-    db = getattr(run_manager, "db_fname", None)
-    return f"{name}:{Path(db).resolve()}" if db else str(name)
 
 
 def attach(run_manager: Any, **options: Any) -> LLMManager:
@@ -546,7 +386,12 @@ def attach(run_manager: Any, **options: Any) -> LLMManager:
         Also available as ``run_manager.llm_manager``.
     """
     existing = getattr(run_manager, "llm_manager", None)
-    if isinstance(existing, LLMManager) and existing.is_started and not existing.task.done():  # type: ignore[union-attr]
+    if (
+        isinstance(existing, LLMManager)
+        and existing.is_started
+        and existing.task is not None
+        and not existing.task.done()
+    ):
         return existing
     manager = LLMManager(run_manager, **options)
     run_manager.llm_manager = manager

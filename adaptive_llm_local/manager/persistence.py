@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .diagnose import Diagnosis
-from .errors import AssistantError
+from ..diagnose import Diagnosis
+from ..errors import AssistantError
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -50,7 +50,7 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Occurrence:
+class JobRecord:
     """One failed job as stored: its status and, when diagnosed, its diagnosis."""
 
     run: str
@@ -171,7 +171,7 @@ class DiagnosisStore:
                 ),
             )
 
-    def occurrences(self, run: str | None = None) -> list[Occurrence]:
+    def occurrences(self, run: str | None = None) -> list[JobRecord]:
         query = "SELECT * FROM occurrences"
         args: tuple[Any, ...] = ()
         if run is not None:
@@ -180,7 +180,7 @@ class DiagnosisStore:
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY created_at", args).fetchall()
         return [
-            Occurrence(
+            JobRecord(
                 run=r[0],
                 job_key=r[1],
                 job_id=r[2],

@@ -1,0 +1,102 @@
+"""The composition root: one place that builds the model, the index and the diagnoser.
+
+Every front end (the CLI, the manager, the demo, the benchmarks) gets its parts from
+:meth:`Assistant.from_settings`, so a setting such as ``max_tokens`` reaches every
+model call the same way, and a new backend or front end is wired in here once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Literal
+
+from .answer import Answer, answer_question
+from .config import Settings
+from .diagnose import Diagnoser, Diagnosis
+from .errors import AssistantError
+from .retrieval import Index, open_retriever
+from .runtime import ChatModel, TokenCallback, get_chat_model
+from .triage import TriageResult
+
+IndexMode = Literal["open", "create", "off"]
+
+
+class Assistant:
+    """A chat model, the retrieval index (if any) and a :class:`Diagnoser` over both.
+
+    Parameters
+    ----------
+    settings
+        What everything was built from (``max_tokens`` bounds every answer).
+    model
+        The chat model.
+    retriever
+        The index, or ``None`` to work without one.
+    """
+
+    def __init__(self, settings: Settings, model: ChatModel, retriever: Index | None) -> None:
+        self.settings = settings
+        self.model = model
+        self.retriever = retriever
+        self.diagnoser = Diagnoser(model, retriever, max_tokens=settings.max_tokens)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        index: IndexMode = "open",
+        model: ChatModel | None = None,
+        on_index_error: Callable[[AssistantError], None] | None = None,
+    ) -> Assistant:
+        """Build the parts ``settings`` describe; the model loads on first use.
+
+        Parameters
+        ----------
+        settings
+            Usually ``Settings.from_env()``, made by the front end.
+        index
+            ``"open"``: use the index if one exists; ``"create"``: create it when
+            missing (the manager records every diagnosed failure in it); ``"off"``: none.
+        model
+            Another chat model instead of the configured one (tests, other backends).
+        on_index_error
+            Gets a locked, read-only or mismatched index's error, and the assistant works
+            without the index; without it, the error is raised.
+        """
+        chat = model if model is not None else get_chat_model(settings)
+        retriever = None
+        if index != "off":
+            try:
+                retriever = open_retriever(settings, create=index == "create")
+            except AssistantError as exc:
+                if on_index_error is None:
+                    raise
+                on_index_error(exc)
+        return cls(settings, chat, retriever)
+
+    def load(self) -> None:
+        """Load the model now instead of at the first call (a scripted model has nothing to load)."""
+        load = getattr(self.model, "load", None)
+        if callable(load):
+            load()
+
+    def diagnose(self, result: TriageResult, *, on_token: TokenCallback | None = None) -> Diagnosis:
+        """Explain a triaged log (see :meth:`Diagnoser.diagnose`)."""
+        return self.diagnoser.diagnose(result, on_token=on_token)
+
+    def diagnose_file(
+        self, path: str | os.PathLike[str], *, on_token: TokenCallback | None = None
+    ) -> Diagnosis:
+        return self.diagnoser.diagnose_file(path, on_token=on_token)
+
+    def ask(self, question: str, *, on_token: TokenCallback | None = None) -> Answer:
+        """Answer from the index with citations (from the model alone without an index)."""
+        return answer_question(
+            question,
+            self.model,
+            self.retriever,
+            max_tokens=self.settings.max_tokens,
+            on_token=on_token,
+        )

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "attach": ("manager", "attach"),
+    "Assistant": ("assistant", "Assistant"),
     "LLMManager": ("manager", "LLMManager"),
     "LocalScheduler": ("scheduler", "LocalScheduler"),
     "Diagnoser": ("diagnose", "Diagnoser"),
@@ -22,6 +23,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Assistant",
     "Diagnoser",
     "Diagnosis",
     "LLMManager",
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .assistant import Assistant
     from .config import Settings
     from .diagnose import Diagnoser, Diagnosis
     from .manager import LLMManager, attach

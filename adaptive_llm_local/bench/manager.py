@@ -7,11 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..assistant import Assistant
 from ..config import Settings
-from ..diagnose import Diagnoser
-from ..manager import LLMManager
-from ..runtime import get_chat_model
-from ..store import DiagnosisStore
+from ..manager import DiagnosisStore, LLMManager
+from ..models import resolve_chat_model
 from ..testing import ReplayRun
 from . import Report, median
 
@@ -28,12 +27,12 @@ FAILURES = (
 
 
 async def _diagnose_all(
-    workdir: Path, n_jobs: int, diagnoser: Diagnoser
+    workdir: Path, n_jobs: int, assistant: Assistant
 ) -> tuple[float, LLMManager, list[float]]:
     """Feed ``n_jobs`` failures (4 distinct signatures) to a fresh manager; time until all are done."""
     run = ReplayRun(workdir)
     llm = LLMManager(
-        run, diagnoser=diagnoser, store=DiagnosisStore(workdir / "state.sqlite3"), interval=0.05
+        run, assistant=assistant, store=DiagnosisStore(workdir / "state.sqlite3"), interval=0.05
     )
     stalls: list[float] = []
     done = asyncio.Event()
@@ -105,23 +104,24 @@ def _rss_of_a_running_manager(model_path: str) -> dict[str, float]:
 
 def run(report: Report) -> None:
     settings = Settings.from_env()
-    model = get_chat_model(settings)
-    model.load()
+
+    def fresh() -> Assistant:  # no index and a new diagnoser (the model is shared): nothing cached
+        return Assistant.from_settings(settings, index="off")
+
+    fresh().load()
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(3):  # alternate 4-job and 200-job runs; fresh stores so nothing is cached
             for name in (f"four{i}", f"many{i}"):
                 (Path(tmp) / name).mkdir()
-            four, llm4, stalls4 = asyncio.run(
-                _diagnose_all(Path(tmp) / f"four{i}", 4, Diagnoser(model))
-            )
+            four, llm4, stalls4 = asyncio.run(_diagnose_all(Path(tmp) / f"four{i}", 4, fresh()))
             many, llm200, stalls200 = asyncio.run(
-                _diagnose_all(Path(tmp) / f"many{i}", 200, Diagnoser(model))
+                _diagnose_all(Path(tmp) / f"many{i}", 200, fresh())
             )
             rounds.append(
                 (four, many, llm4.model_calls, llm200.model_calls, max(stalls4 + stalls200))
             )
-    rss = _rss_of_a_running_manager(str(model.model.path))
+    rss = _rss_of_a_running_manager(str(resolve_chat_model(settings).path))
 
     report("model calls for 4 failed jobs (4 signatures)", str(rounds[-1][2]))
     report("model calls for 200 failed jobs (4 signatures)", str(rounds[-1][3]))

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def _ingestion(report: Report, home: Path) -> Any:
     for round_ in range(INGEST_ROUNDS):
         fresh = Index(Settings.from_env(index_dir=home / f"ingest-{round_}"), embedder=embedder)
         raw = _timed(lambda: raw_same_batches(batches[:half]))
-        pipelines.append(_timed(lambda fresh=fresh: fresh.add_entries(entries)))
+        pipelines.append(_timed(partial(fresh.add_entries, entries)))
         raws.append(raw + _timed(lambda: raw_same_batches(batches[half:])))
         fresh.close()
     index.add_entries(entries)
@@ -193,14 +194,9 @@ def _latency(report: Report, home: Path, dim: int) -> list[dict[str, float]]:
         queries = _unit_vectors(rng, QUERIES, dim, centers)
         dense, exact = [], []
         for i, q in enumerate(queries):
-            dense.append(_timed(lambda q=q: table.query(q, 12)))
-            exact.append(
-                _timed(
-                    lambda i=i: table.get(
-                        where={"signature": f"{i * 7 % 5000:016x}"}, documents=True
-                    )
-                )
-            )
+            dense.append(_timed(partial(table.query, q, 12)))
+            signature = f"{i * 7 % 5000:016x}"
+            exact.append(_timed(partial(table.get, where={"signature": signature}, documents=True)))
         row = {
             "n": size,
             "dense_p50_ms": median(dense) * 1000,

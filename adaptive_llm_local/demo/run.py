@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -20,17 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .diagnose import Diagnosis
+from ..assistant import Assistant
+from ..cli.console import console as make_console
+from ..cli.console import escape
+from ..cli.render import category_markup, print_diagnosis
+from ..config import Settings
+from ..diagnose import Diagnosis
+from ..errors import AssistantError
+from ..runtime import LocalModel
 
 FAILURES = ("python_exception", "missing_module", "out_of_memory", "segfault", "killed")
-_NETNS_FLAG = "ADAPTIVE_LLM_DEMO_IN_NETNS"
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False)
+_IN_NETNS = "--in-netns"
+"""Hidden option of the re-run inside the network namespace (so it does not re-run again)."""
 
 
 def isolated_command(argv: list[str]) -> list[str] | None:
@@ -48,32 +48,26 @@ def isolated_command(argv: list[str]) -> list[str] | None:
 
 
 def _print_diagnosis(console: Any, job_key: str, diagnosis: Diagnosis) -> None:
-    from rich.markup import escape
-
-    style = "green" if diagnosis.category == "none" else "bold red"
-    console.print(
-        f"[bold]job {escape(job_key)}[/] ({escape(diagnosis.job_name or '?')}) → "
-        f"[{style}]{diagnosis.category}[/]  [dim]{escape(diagnosis.summary)}[/]"
+    title = (
+        f"job {escape(job_key)} ({escape(diagnosis.job_name or '?')}) → "
+        f"{category_markup(diagnosis.category)} · {escape(diagnosis.summary)}"
     )
-    if diagnosis.key_line:
-        console.print(
-            f"   key line {diagnosis.key_line_number}: [yellow]{escape(diagnosis.key_line[:160])}[/]"
-        )
-    console.print(f"   cause: {escape(diagnosis.root_cause)}")
-    console.print(f"   fix:   {escape(diagnosis.suggested_fix)}")
-    console.print(
-        f"   [dim]explained by {diagnosis.explained_by}, confidence {diagnosis.confidence:.2f}[/]"
-    )
+    print_diagnosis(console, diagnosis, title=title, key_line=True)
 
 
-async def run_demo(workdir: Path, *, timeout: float = 300.0) -> Any:
+async def run_demo(workdir: Path, assistant: Assistant, *, timeout: float = 300.0) -> Any:
     """Run the demo RunManager in ``workdir`` with the assistant attached; return the manager."""
-    from .demo_learners import build_demo_run
-    from .manager import attach
+    from ..manager import attach
+    from .learners import build_demo_run
 
-    console = _console()
+    console = make_console()
     rm = build_demo_run(workdir, n_good=2, failures=FAILURES)
-    llm = attach(rm, interval=1.0, on_diagnosis=lambda key, d: _print_diagnosis(console, key, d))
+    llm = attach(
+        rm,
+        assistant=assistant,
+        interval=1.0,
+        on_diagnosis=lambda key, d: _print_diagnosis(console, key, d),
+    )
     console.print(
         f"[bold]RunManager[/] with {len(rm.learners)} learners "
         f"({len(rm.learners) - len(FAILURES)} healthy, {len(FAILURES)} failing) on LocalScheduler, "
@@ -115,45 +109,41 @@ def main(argv: list[str] | None = None) -> int:
         "--no-isolation", action="store_true", help="do not re-run in a loopback-only netns"
     )
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(_IN_NETNS, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    console = _console()
+    console = make_console()
 
-    if not args.no_isolation and not os.environ.get(_NETNS_FLAG):
+    if not args.no_isolation and not args.in_netns:
         wrapped = isolated_command(
-            [sys.executable, "-m", "adaptive_llm_local.demo", *(argv or sys.argv[1:])]
+            [sys.executable, "-m", "adaptive_llm_local.demo", *(argv or sys.argv[1:]), _IN_NETNS]
         )
         if wrapped is not None:
             console.print(
                 "[dim]Running inside a network namespace with only loopback (unshare -rn): "
                 "no network at all.[/]"
             )
-            return subprocess.call(wrapped, env={**os.environ, _NETNS_FLAG: "1"})
+            return subprocess.call(wrapped)
         console.print(
             "[yellow]unshare is not available here; running with the network present "
             "(nothing uses it).[/]"
         )
 
-    from .errors import AssistantError
-    from .runtime import get_chat_model
-
     settings = Settings.from_env()
     try:
-        model = get_chat_model(settings)
-        with console.status(f"Loading {model.name}…"):
-            model.load()
+        assistant = Assistant.from_settings(settings, index="create")
+        with console.status(f"Loading {assistant.model.name}…"):
+            assistant.load()
     except AssistantError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(exc)}")
         return 2
-    info = model.describe()
+    offload = (
+        isinstance(assistant.model, LocalModel) and assistant.model.describe()["gpu_offload_used"]
+    )
     console.print(
-        f"Model {model.name} · GPU offload {'on' if info['gpu_offload_used'] else 'off'} · "
-        f"n_ctx {info['n_ctx']} · index {settings.chroma_path}"
+        f"Model {assistant.model.name} · GPU offload {'on' if offload else 'off'} · "
+        f"n_ctx {settings.n_ctx} · index {settings.chroma_path}"
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adaptive-llm-demo-"))
     console.print(f"Run folder: {workdir}")
-    llm = asyncio.run(run_demo(workdir, timeout=args.timeout))
+    llm = asyncio.run(run_demo(workdir, assistant, timeout=args.timeout))
     return 0 if llm.diagnoses else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,79 +6,17 @@ import argparse
 import json
 from typing import Any
 
-from .config import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    from .cli import _settings as cli_settings
-
-    return cli_settings(args)
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _escape(text: object) -> str:
-    from rich.markup import escape
-
-    return escape(str(text))
-
-
-class RichProgress:
-    """A rich progress bar on stderr for :class:`~adaptive_llm_local.retrieval.Progress`."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=_console(stderr=True),
-            transient=False,
-        )
-        self._task: Any = None
-
-    def __enter__(self) -> RichProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
-
-    def start(self, total: int, description: str) -> None:
-        if total <= 0:
-            return
-        self._task = self._progress.add_task(description, total=total)
-
-    def advance(self, n: int) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, n)
-
-    def note(self, message: str) -> None:
-        self._progress.console.print(f"[yellow]{_escape(message)}[/]")
-
+from ..errors import IndexUnavailableError
+from ..retrieval import Index, Source, open_retriever
+from ..retrieval.embedder import Embedder
+from .console import console, escape, print_json, settings_from_args
+from .render import RichProgress
 
 # --- commands -----------------------------------------------------------------------------
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from .retrieval import Index
-    from .retrieval.embedder import Embedder
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     embedder = (
         Embedder.from_settings(settings, batch_size=args.batch_size) if args.batch_size else None
     )
@@ -87,15 +25,15 @@ def cmd_add(args: argparse.Namespace) -> int:
         if not args.no_builtin:
             report.merge(index.add_builtin_docs(progress=progress))
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(report.to_json())
         return 0
-    console = _console()
-    console.print(f"[green]✓[/] {_escape(report.summary())}")
-    console.print(f"[dim]index: {_escape(index.location)}[/]")
+    out = console()
+    out.print(f"[green]✓[/] {escape(report.summary())}")
+    out.print(f"[dim]index: {escape(index.location)}[/]")
     return 0
 
 
-def hit_json(hit: Any) -> dict[str, Any]:
+def hit_json(hit: Source) -> dict[str, Any]:
     """One hit in the documented ``index search --json`` shape."""
     out: dict[str, Any] = {
         "kind": hit.kind,
@@ -111,51 +49,47 @@ def hit_json(hit: Any) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .retrieval import open_retriever
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     index = open_retriever(settings, create=False)
     if index is None:
         if args.json:
             print("[]")
-        _console(stderr=True).print(
-            f"[yellow]No index at {_escape(settings.chroma_path)} yet:[/] run "
+        console(stderr=True).print(
+            f"[yellow]No index at {escape(settings.chroma_path)} yet:[/] run "
             "`adaptive-llm-local index add PATH...` first."
         )
         return 0
     kinds = (args.kind,) if args.kind else ("failure", "doc")
     hits = index.search(args.query, k=args.k, kinds=kinds)
     if args.json:
-        print(json.dumps([hit_json(h) for h in hits], indent=2, ensure_ascii=False))
+        print_json([hit_json(h) for h in hits])
         return 0
-    console = _console()
+    out = console()
     if not hits:
-        console.print(f"Nothing relevant in the index for {_escape(args.query)!r}.")
+        out.print(f"Nothing relevant in the index for {escape(args.query)!r}.")
         return 0
     from rich.table import Table
 
     table = Table(
-        show_lines=True, title=f"index search · {_escape(args.query)}", title_justify="left"
+        show_lines=True, title=f"index search · {escape(args.query)}", title_justify="left"
     )
     for name in ("#", "kind", "source", "score", "text"):
         table.add_column(name, overflow="fold")
     for i, hit in enumerate(hits, 1):
         what = f"{hit.kind}\n[dim]{hit.category}[/]" if hit.category else hit.kind
         text = hit.text if len(hit.text) <= 400 else hit.text[:399] + "…"
-        table.add_row(str(i), what, _escape(hit.cite()), f"{hit.score:.3f}", _escape(text))
-    console.print(table)
+        table.add_row(str(i), what, escape(hit.cite()), f"{hit.score:.3f}", escape(text))
+    out.print(table)
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .retrieval import Index
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if not Index.exists(settings):
         if args.json:
             print(json.dumps({"location": str(settings.chroma_path), "exists": False}))
         else:
-            _console().print(f"No index at {_escape(settings.chroma_path)} yet.")
+            console().print(f"No index at {escape(settings.chroma_path)} yet.")
         return 0
     index = Index(settings, create=False, keep_open=True)
     try:
@@ -163,39 +97,36 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         index.close()
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print_json(stats)
         return 0
     from rich.table import Table
 
     table = Table(title="adaptive-llm-local index", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("location", _escape(stats["location"]))
-    table.add_row("embedding model", _escape(stats["configured_embed_model"]))
+    table.add_row("location", escape(stats["location"]))
+    table.add_row("embedding model", escape(stats["configured_embed_model"]))
     for kind, info in stats["collections"].items():
         detail = info.get("by_category") or info.get("by_origin") or {}
         breakdown = ", ".join(f"{k} {v}" for k, v in detail.items())
         table.add_row(
-            kind, f"{info['count']} entries" + (f" ({_escape(breakdown)})" if breakdown else "")
+            kind, f"{info['count']} entries" + (f" ({escape(breakdown)})" if breakdown else "")
         )
         built = info.get("embed_model")
         if built and built != stats["configured_embed_model"]:
             table.add_row(
-                "", f"[red]built with {_escape(built)}: run `adaptive-llm-local index rebuild`[/]"
+                "", f"[red]built with {escape(built)}: run `adaptive-llm-local index rebuild`[/]"
             )
     thresholds = stats["thresholds"]
     table.add_row("relevance", ", ".join(f"{k} {v:g}" for k, v in thresholds.items()))
-    _console().print(table)
+    console().print(table)
     return 0
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from .errors import IndexError_
-    from .retrieval import Index
-
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if not Index.exists(settings):
-        raise IndexError_(
+        raise IndexUnavailableError(
             f"No index at {settings.chroma_path}: nothing to rebuild (`adaptive-llm-local index add PATH...` creates one)."
         )
     index = Index(settings, create=False, keep_open=True)
@@ -208,7 +139,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         print(json.dumps({"rebuilt": counts, "embed_model": index.embedder.model_id}))
         return 0
     done = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing"
-    _console().print(f"[green]✓[/] re-embedded {done} with {_escape(index.embedder.model_id)}")
+    console().print(f"[green]✓[/] re-embedded {done} with {escape(index.embedder.model_id)}")
     return 0
 
 

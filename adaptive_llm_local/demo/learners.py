@@ -123,7 +123,7 @@ class DemoFailure:
     log_text
         Text the job's ``.out`` file (``output_logs``) contains after the failure.
     category
-        The failure category (see DESIGN.md) a diagnosis should arrive at, or
+        The failure category (``triage.CATEGORIES``) a diagnosis should arrive at, or
         ``None`` where the log alone cannot tell (a bare ``SIGKILL``).
     """
 
@@ -238,13 +238,13 @@ def demo_run_kwargs(
         ``failures`` in the order given.
 
     """
-    from .scheduler import LocalScheduler, loopback_url
+    from ..scheduler import LocalScheduler, loopback_url
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     learners, fnames = _demo_learners(workdir, n_good, failures)
     if scheduler is None:
-        package_parent = Path(__file__).resolve().parent.parent
+        package_parent = Path(__file__).resolve().parents[2]
         scheduler = LocalScheduler(
             cores=1,
             log_folder=workdir / "logs",

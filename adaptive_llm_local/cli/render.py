@@ -1,0 +1,172 @@
+"""How triage results, diagnoses and sources look in a terminal (rich), and the ingestion bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..diagnose import Diagnosis, PartialAnswer
+from ..retrieval import Source
+from ..triage import TriageResult
+from .console import console, escape
+
+_CATEGORY_STYLE = {"none": "green", "unknown": "yellow"}
+
+
+def category_markup(category: str) -> str:
+    return f"[{_CATEGORY_STYLE.get(category, 'bold red')}]{escape(category)}[/]"
+
+
+def print_triage(out: Any, result: TriageResult) -> None:
+    """A panel with the category, exception, key line and signature, then the evidence lines."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="dim", justify="right")
+    table.add_column()
+    table.add_row("category", category_markup(result.category))
+    if result.exception:
+        table.add_row("exception", result.exception)
+    if result.key_line is not None:
+        table.add_row("key line", f"{result.key_line_number}: {escape(result.key_line)}")
+    table.add_row("signature", f"{result.signature}  [dim]{escape(result.summary)}[/]")
+    for note in result.notes:
+        table.add_row("note", f"[yellow]{escape(note)}[/]")
+    out.print(Panel(table, title=f"triage · {result.source}", title_align="left"))
+    for ev in result.evidence:
+        mark = "[bold red]>[/]" if ev.line == result.key_line_number else " "
+        out.print(f"{mark}[dim]{ev.line:>7}[/] {escape(ev.text)}")
+
+
+def print_diagnosis(
+    out: Any, diagnosis: Diagnosis, *, title: str = "diagnosis", key_line: bool = False
+) -> None:
+    """A panel with the cause, the fix and where they came from, then the sources cited.
+
+    Parameters
+    ----------
+    title
+        The panel's title (rich markup).
+    key_line
+        Show the log's key line too (when no triage panel was printed before).
+    """
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = Text()
+    if key_line and diagnosis.key_line:
+        body.append(f"Key line {diagnosis.key_line_number}: ", style="bold")
+        body.append(diagnosis.key_line[:160] + "\n", style="yellow")
+    body.append("Root cause: ", style="bold")
+    body.append(diagnosis.root_cause + "\n")
+    body.append("Fix: ", style="bold")
+    body.append(diagnosis.suggested_fix + "\n")
+    body.append(
+        f"confidence {diagnosis.confidence:.2f} · explained by {diagnosis.explained_by}",
+        style="dim",
+    )
+    if diagnosis.model:
+        body.append(f" · model {diagnosis.model}", style="dim")
+    body.append(f" · {diagnosis.seconds:.1f} s", style="dim")
+    for note in diagnosis.notes:
+        body.append(f"\nnote: {note}", style="yellow")
+    out.print(Panel(body, title=title, title_align="left", border_style="cyan"))
+    print_sources(out, diagnosis.sources, diagnosis.signature)
+
+
+def print_sources(out: Any, sources: list[Source], signature: str | None = None) -> None:
+    if sources:
+        out.print("[bold]Sources[/]")
+        for i, source in enumerate(sources, 1):
+            out.print(f"  [{i}] {describe_source(source, signature)}")
+
+
+def describe_source(source: Source, signature: str | None = None) -> str:
+    """One line per source; a past failure with the same signature is flagged as seen before."""
+    text = f"{source.kind} {escape(source.cite())}"
+    if source.category:
+        text += f" [dim]({source.category})[/]"
+    text += f" score {source.score:.2f}"
+    if source.kind == "failure" and signature and source.signature == signature:
+        seen = source.extra.get("occurrences", 1)
+        text = f"[bold green]seen before[/] ({seen}x, same signature): " + text
+        if source.extra.get("fix_worked") is True:
+            text += " · [green]its fix worked[/]"
+    return text
+
+
+class StreamedAnswer:
+    """A transient live view of the root cause and the fix while the model writes them.
+
+    Use as a context manager and pass :attr:`on_token` to the diagnosis.
+    """
+
+    def __init__(self, out: Any) -> None:
+        from rich.live import Live
+
+        self._live = Live(self._render({}), console=out, refresh_per_second=12, transient=True)
+        self.on_token = PartialAnswer(lambda fields: self._live.update(self._render(fields)))
+
+    def __enter__(self) -> StreamedAnswer:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._live.__exit__(*exc)
+
+    @staticmethod
+    def _render(fields: dict[str, str]) -> Any:
+        from rich.text import Text
+
+        text = Text()
+        if not fields:
+            text.append("thinking…", style="dim")
+        for label, key in (("Root cause", "root_cause"), ("Fix", "suggested_fix")):
+            if key in fields:
+                text.append(f"{label}: ", style="bold")
+                text.append(fields[key] + "\n")
+        return text
+
+
+class RichProgress:
+    """A rich progress bar on stderr for :class:`~adaptive_llm_local.retrieval.Progress`."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console(stderr=True),
+            transient=False,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, total: int, description: str) -> None:
+        if total <= 0:
+            return
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def note(self, message: str) -> None:
+        self._progress.console.print(f"[yellow]{escape(message)}[/]")

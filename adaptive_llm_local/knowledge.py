@@ -1,8 +1,9 @@
 """What each failure category usually means and how it is usually fixed (pure data).
 
 The deterministic triage decides the category; this table gives the explanation that
-stands when the model is unsure or contradicts a rule hit, the words that reveal which
-category a model's sentence talks about, and the text of the troubleshooting guide.
+stands when the model is unsure or contradicts a rule hit, and the words that reveal
+which category a model's sentence talks about. The longer guide for people (and for the
+index) is ``data/troubleshooting.md``, one section per category.
 """
 
 from __future__ import annotations
@@ -135,23 +136,3 @@ def categories_mentioned(text: str) -> set[str]:
     """Categories whose tell-tale words occur in ``text`` (lower-cased substring match)."""
     lowered = text.lower()
     return {cat for cat, guide in GUIDE.items() if any(k in lowered for k in guide.keywords)}
-
-
-def troubleshooting_markdown() -> str:
-    """The troubleshooting guide as Markdown, one section per category."""
-    parts = [
-        "# Troubleshooting failed HPC jobs",
-        "",
-        "Common failure categories of adaptive-scheduler jobs on SLURM clusters, what "
-        "they usually mean, and the usual fix.",
-    ]
-    for name, guide in GUIDE.items():
-        parts += [
-            "",
-            f"## {guide.title} (`{name}`)",
-            "",
-            "**Cause.** " + guide.cause.replace(" ({detail})", "").replace("{detail}", ""),
-            "",
-            "**Fix.** " + guide.fix,
-        ]
-    return "\n".join(parts) + "\n"

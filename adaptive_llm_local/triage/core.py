@@ -80,8 +80,8 @@ class TriageResult:
     def to_json(self) -> dict[str, Any]:
         """Return the ``triage --json`` object.
 
-        The keys of DESIGN.md (``category``, ``key_line``, ``exception``,
-        ``signature``, ``evidence``) followed by ``summary``, ``key_line_number``,
+        The documented keys (``category``, ``key_line``, ``exception``,
+        ``signature``, ``evidence``; see the README) followed by ``summary``, ``key_line_number``,
         ``truncated`` and ``notes``.
         """
         return {

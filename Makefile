@@ -31,15 +31,17 @@ demo: $(STAMP) $(MODEL) ## Run the main job: a RunManager with failing jobs, dia
 test: $(STAMP) $(MODEL) ## Run the whole test suite (real model, real Chroma, real RunManager)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Only tests that need no model
+test-fast: $(STAMP) ## Only tests that need no model (no `model` marker: they never ask for model_path)
 	$(PY) -m pytest -q -m "not model" $(PYTEST_ARGS)
 
 bench: $(STAMP) $(MODEL) ## Print performance ratios measured side by side in one run
 	$(PY) -m adaptive_llm_local.bench
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff (incl. one module per heavy import), the layer check, mypy
 	$(VENV)/bin/ruff check adaptive_llm_local tests
 	$(VENV)/bin/ruff format --check adaptive_llm_local tests
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 doctor: $(STAMP) ## Show model, llama.cpp build, GPU offload and index location
 	$(VENV)/bin/adaptive-llm-local doctor

@@ -1,7 +1,9 @@
 """Shared fixtures: the real default model, an isolated home, and a network guard.
 
 Every test runs under :func:`network_guard`: a connection to anything but loopback
-fails loudly and is recorded, so "offline" is asserted by the whole suite.
+fails loudly and is recorded, so "offline" is asserted by the whole suite. A test that
+uses the real model asks for :func:`model_path` (directly or through :func:`home`) and
+is marked ``model`` for it, so ``make test-fast`` (``-m "not model"``) leaves it out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "model_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
 
 
 class NetworkAccessError(AssertionError):

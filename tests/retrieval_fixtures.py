@@ -116,7 +116,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _clear_server(url: str) -> None:
-    from adaptive_llm_local.retrieval.index import COLLECTIONS, REBUILD_SUFFIX
+    from adaptive_llm_local.retrieval.connection import COLLECTIONS, REBUILD_SUFFIX
     from adaptive_llm_local.retrieval.store import Store
 
     store = Store.remote(url)

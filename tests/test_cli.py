@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from adaptive_llm_local.runtime import gpu_offload_supported
+
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 
 
@@ -51,7 +53,10 @@ def test_doctor_reports_model_checksum_offload_and_index(home: Path, model_path:
     rows = dict(report["rows"])
     assert rows["model"] == str(model_path)
     assert rows["sha256"].startswith("b179c952") and "matches" in rows["sha256"]
-    assert rows["GPU offload available"] in (True, False)
+    assert rows["GPU offload available"] is gpu_offload_supported()
+    assert rows["GPU offload active"] is (
+        gpu_offload_supported() and rows["GPU layers used"] != "0"
+    )
     assert rows["context size (n_ctx)"] == 4096
     assert str(home / "index") in rows["index"]
     assert report["model"]["loaded"] is True

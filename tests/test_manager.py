@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from adaptive_llm_local.assistant import Assistant
+from adaptive_llm_local.config import Settings
 from adaptive_llm_local.diagnose import Diagnoser
-from adaptive_llm_local.manager import LOGS_MISSING_SIGNATURE, LLMManager, attach
-from adaptive_llm_local.store import DiagnosisStore
+from adaptive_llm_local.manager import LOGS_MISSING_SIGNATURE, DiagnosisStore, LLMManager, attach
+from adaptive_llm_local.retrieval import open_retriever
 from adaptive_llm_local.testing import ReplayRun, ScriptedModel, good_answer
 
 TRACEBACKS = {
@@ -97,22 +99,21 @@ def test_new_failures_are_diagnosed_and_grouped(tmp_path: Path) -> None:
 def test_trigger_wakes_the_scan_before_the_interval(tmp_path: Path) -> None:
     model = ScriptedModel([ANSWER])
 
-    async def main() -> float:
+    async def main() -> None:
         run = FakeRun(tmp_path)
         llm = make_manager(run, model, tmp_path, interval=3600)
         run.start()
+        run.fail("zero", job_id="1")
         llm.start()
-        await asyncio.sleep(0.05)
-        run.fail("zero")
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        await wait_for(lambda: "1" in llm.diagnoses)  # the first scan; now it sleeps an hour
+        run.fail("key", job_id="2")
+        await asyncio.sleep(0.5)
+        assert "2" not in llm.diagnoses and "2" not in llm.jobs
         llm.trigger()
-        await wait_for(lambda: len(llm.diagnoses) == 1, timeout=10)
-        elapsed = loop.time() - start
+        await wait_for(lambda: "2" in llm.diagnoses, timeout=10)
         llm.cancel()
-        return elapsed
 
-    assert asyncio.run(main()) < 60
+    asyncio.run(main())
 
 
 def test_200_failures_4_signatures_make_4_model_calls_with_a_bounded_queue(tmp_path: Path) -> None:
@@ -320,18 +321,14 @@ def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(
 
 
 def test_each_diagnosis_lands_in_the_failures_index(home: Path, tmp_path: Path) -> None:
-    """The default set-up: the manager opens the index, and every diagnosed job is stored."""
-    from adaptive_llm_local.config import Settings
-    from adaptive_llm_local.retrieval import open_retriever
-
+    """The default set-up, with a scripted model: the assistant's index records every job."""
     model = ScriptedModel([ANSWER])
     settings = Settings.from_env()
 
     async def main() -> LLMManager:
         run = FakeRun(tmp_path)
-        llm = LLMManager(run, settings=settings, interval=0.05)
-        llm._diagnoser = Diagnoser(model, retriever=open_retriever(settings, create=True))
-        llm.recorder = llm._diagnoser.retriever
+        assistant = Assistant.from_settings(settings, index="create", model=model)
+        llm = LLMManager(run, assistant=assistant, interval=0.05)
         run.start()
         llm.start()
         run.fail("missing", job_id="501")
@@ -342,6 +339,7 @@ def test_each_diagnosis_lands_in_the_failures_index(home: Path, tmp_path: Path) 
 
     llm = asyncio.run(main())
     assert llm.model_calls == 1
+    assert llm.recorder is llm.assistant.retriever is not None
     index = open_retriever(settings)
     assert index is not None
     hits = index.search("ModuleNotFoundError: No module named 'fancy_solver'", kinds=("failure",))
@@ -350,10 +348,14 @@ def test_each_diagnosis_lands_in_the_failures_index(home: Path, tmp_path: Path) 
     assert {o.job_key for o in llm.store.occurrences()} == {"501", "502"}
 
 
-def test_the_default_diagnoser_opens_the_index_and_records_into_it(home: Path) -> None:
-    from adaptive_llm_local.config import Settings
-
-    llm = LLMManager(ReplayRun(home), settings=Settings.from_env())
-    assert llm._diagnoser is None  # constructing is cheap: nothing opened or loaded
+def test_the_default_parts_come_from_the_settings_given(home: Path, model_path: Path) -> None:
+    """``LLMManager(settings=...)`` builds its model, index and budget from those settings."""
+    (home / "models" / "other-name.gguf").symlink_to(model_path)
+    settings = Settings.from_env(model="other-name.gguf", max_tokens=123)
+    llm = LLMManager(ReplayRun(home), settings=settings)
+    assert not settings.chroma_path.exists()  # constructing is cheap: nothing opened or loaded
     diagnoser = llm.diagnoser
+    assert diagnoser.model.name == "other-name.gguf"  # not ADAPTIVE_LLM_MODEL's file
+    assert diagnoser.max_tokens == 123
     assert diagnoser.retriever is not None and llm.recorder is diagnoser.retriever
+    assert settings.chroma_path.exists()

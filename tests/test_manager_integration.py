@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from adaptive_llm_local.demo_learners import FAILURES, demo_run_kwargs, missing_module, peak
+from adaptive_llm_local.demo.learners import FAILURES, demo_run_kwargs, missing_module, peak
 from adaptive_llm_local.diagnose import Diagnoser
-from adaptive_llm_local.manager import LLMManager, attach
-from adaptive_llm_local.store import DiagnosisStore
+from adaptive_llm_local.manager import DiagnosisStore, LLMManager, attach
 
 EXPECTED = {
     "python_exception": "python_exception",
@@ -118,7 +117,7 @@ def test_real_run_manager_local_scheduler_real_model(home: Path, tmp_path: Path)
 
 
 def test_attach_before_or_after_start_and_stop_with_the_run(tmp_path: Path, home: Path) -> None:
-    from adaptive_llm_local.demo_learners import build_demo_run
+    from adaptive_llm_local.demo.learners import build_demo_run
     from adaptive_llm_local.testing import ScriptedModel, good_answer
 
     model = ScriptedModel(

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,11 @@ from retrieval_fixtures import *  # noqa: F403
 from retrieval_fixtures import REPO, free_port
 
 from adaptive_llm_local.config import Settings
-from adaptive_llm_local.errors import IndexError_, IndexLockedError
+from adaptive_llm_local.errors import IndexLockedError, IndexUnavailableError
 from adaptive_llm_local.retrieval import Index
 from adaptive_llm_local.retrieval import ingest as ingest_module
+from adaptive_llm_local.retrieval.connection import COLLECTIONS, REBUILD_SUFFIX
 from adaptive_llm_local.retrieval.files import MAX_DOC_BYTES
-from adaptive_llm_local.retrieval.index import COLLECTIONS, REBUILD_SUFFIX
 
 CHILD_INGEST = textwrap.dedent(
     """
@@ -49,8 +50,9 @@ CHILD_INGEST = textwrap.dedent(
 CHILD_HOLD = textwrap.dedent(
     """
     import sys, time
+    from adaptive_llm_local.config import Settings
     from adaptive_llm_local.retrieval import Index
-    index = Index(keep_open=True).open()
+    index = Index(Settings.from_env(), keep_open=True).open()
     print("READY", flush=True)
     time.sleep(float(sys.argv[1]))
     index.close()
@@ -135,13 +137,13 @@ def test_a_second_process_is_refused_with_the_owner_named(settings: Settings) ->
         with pytest.raises(
             IndexLockedError, match=rf"locked by process {owner.pid} .*Chroma server"
         ):
-            Index(settings, lock_timeout=0.5).open()
+            Index(replace(settings, index_lock_timeout=0.5)).open()
         assert time.monotonic() - started < 5
     finally:
         owner.kill()
         owner.wait(timeout=10)
     # the kernel dropped the dead owner's lock
-    Index(settings, lock_timeout=5).open().close()
+    Index(replace(settings, index_lock_timeout=5)).open().close()
 
 
 def test_a_second_process_waits_a_bounded_time_for_the_owner(settings: Settings) -> None:
@@ -150,7 +152,7 @@ def test_a_second_process_waits_a_bounded_time_for_the_owner(settings: Settings)
     try:
         assert owner.stdout is not None and owner.stdout.readline().strip() == "READY"
         started = time.monotonic()
-        index = Index(settings, lock_timeout=30).open()
+        index = Index(replace(settings, index_lock_timeout=30)).open()
         waited = time.monotonic() - started
         index.close()
         assert 0.5 < waited < 30
@@ -161,7 +163,7 @@ def test_a_second_process_waits_a_bounded_time_for_the_owner(settings: Settings)
 
 def test_two_indexes_in_one_process_share_the_lock(settings: Settings) -> None:
     first = Index(settings, keep_open=True).open()
-    second = Index(settings, keep_open=True, lock_timeout=0.2).open()
+    second = Index(replace(settings, index_lock_timeout=0.2), keep_open=True).open()
     first.close()
     second.close()
 
@@ -194,7 +196,7 @@ def read_only_index(settings: Settings) -> Iterator[Path]:
 def test_read_only_index_folder_gives_a_clear_error(
     settings: Settings, read_only_index: Path
 ) -> None:
-    with pytest.raises(IndexError_, match=r"not writable.*ADAPTIVE_LLM_INDEX_DIR"):
+    with pytest.raises(IndexUnavailableError, match=r"not writable.*ADAPTIVE_LLM_INDEX_DIR"):
         Index(settings).open()
 
 
@@ -264,7 +266,7 @@ def test_an_unreachable_server_gives_a_clear_error(
 ) -> None:
     monkeypatch.setenv("ADAPTIVE_LLM_CHROMA_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(
-        IndexError_, match=r"Cannot reach the Chroma server at http://127\.0\.0\.1:\d+"
+        IndexUnavailableError, match=r"Cannot reach the Chroma server at http://127\.0\.0\.1:\d+"
     ):
         Index(Settings.from_env()).open()
 

@@ -23,8 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from adaptive_llm_local import scheduler as sched_mod
-from adaptive_llm_local.demo_learners import FAILURES, build_demo_run, killed, segfault
+from adaptive_llm_local.demo.learners import FAILURES, build_demo_run, killed, segfault
 from adaptive_llm_local.scheduler import (
     EPILOGUE_PREFIX,
     LocalScheduler,
@@ -35,6 +34,7 @@ from adaptive_llm_local.scheduler import (
     loopback_url,
     returncode_from_waitid,
 )
+from adaptive_llm_local.scheduler import local as sched_mod
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -498,7 +498,7 @@ import asyncio, json, sys, time
 from pathlib import Path
 
 from adaptive_scheduler._server_support.common import get_allowed_url
-from adaptive_llm_local.demo_learners import FAILURES, build_demo_run
+from adaptive_llm_local.demo.learners import FAILURES, build_demo_run
 
 
 async def main(workdir):

@@ -37,6 +37,8 @@ class ScriptedModel:
     n_ctx: int = 4096
     delay: float = 0.0
     calls: list[Sequence[dict[str, str]]] = field(default_factory=list)
+    max_tokens: list[int] = field(default_factory=list)
+    """The ``max_tokens`` each call was given."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_tokens(self, text: str) -> int:
@@ -54,6 +56,7 @@ class ScriptedModel:
         with self._lock:
             index = min(len(self.calls), len(self.replies) - 1) if self.replies else -1
             self.calls.append(list(messages))
+            self.max_tokens.append(max_tokens)
         if self.delay:
             time.sleep(self.delay)
         reply: Any = self.replies[index] if index >= 0 else {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_llm_local.config import Settings
-from adaptive_llm_local.errors import ModelCorruptError, ModelNotFoundError
+from adaptive_llm_local.errors import ConfigError, ModelCorruptError, ModelNotFoundError
 from adaptive_llm_local.models import (
     ModelFile,
     resolve_chat_model,
@@ -81,5 +81,5 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert settings.models_dir == tmp_path / "models"
     assert settings.chroma_path == tmp_path / "index" / "chroma"
     monkeypatch.setenv("ADAPTIVE_LLM_N_CTX", "lots")
-    with pytest.raises(ValueError, match="ADAPTIVE_LLM_N_CTX"):
+    with pytest.raises(ConfigError, match="ADAPTIVE_LLM_N_CTX"):
         Settings.from_env()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..assistant import Assistant
 from ..config import Settings
-from ..errors import AssistantError
+
+if TYPE_CHECKING:  # imported when a command needs it: `triage` stays instant
+    from ..assistant import Assistant
+    from ..errors import AssistantError
 
 
 def console(stderr: bool = False) -> Any:
@@ -62,6 +64,7 @@ def open_assistant(args: argparse.Namespace, *, quiet: bool) -> Assistant:
     A locked or mismatched index is a warning, not a failure: the command goes on
     without it (``--no-index`` skips it altogether).
     """
+    from ..assistant import Assistant
 
     def warn(exc: AssistantError) -> None:
         console(stderr=True).print(

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexUnavailableError
-from ..retrieval import Index, Source, open_retriever
-from ..retrieval.embedder import Embedder
 from .console import console, escape, print_json, settings_from_args
 from .render import RichProgress
+
+if TYPE_CHECKING:  # the commands import retrieval when they run: `triage` stays instant
+    from ..retrieval import Source
 
 # --- commands -----------------------------------------------------------------------------
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from ..retrieval import Index
+    from ..retrieval.embedder import Embedder
+
     settings = settings_from_args(args)
     embedder = (
         Embedder.from_settings(settings, batch_size=args.batch_size) if args.batch_size else None
@@ -49,6 +53,8 @@ def hit_json(hit: Source) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from ..retrieval import open_retriever
+
     settings = settings_from_args(args)
     index = open_retriever(settings, create=False)
     if index is None:
@@ -84,6 +90,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from ..retrieval import Index
+
     settings = settings_from_args(args)
     if not Index.exists(settings):
         if args.json:
@@ -124,6 +132,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from ..retrieval import Index
+
     settings = settings_from_args(args)
     if not Index.exists(settings):
         raise IndexUnavailableError(

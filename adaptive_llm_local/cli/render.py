@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..diagnose import Diagnosis, PartialAnswer
-from ..retrieval import Source
-from ..triage import TriageResult
 from .console import console, escape
+
+if TYPE_CHECKING:
+    from ..diagnose import Diagnosis
+    from ..retrieval import Source
+    from ..triage import TriageResult
 
 _CATEGORY_STYLE = {"none": "green", "unknown": "yellow"}
 
@@ -103,6 +105,8 @@ class StreamedAnswer:
 
     def __init__(self, out: Any) -> None:
         from rich.live import Live
+
+        from ..diagnose import PartialAnswer
 
         self._live = Live(self._render({}), console=out, refresh_per_second=12, transient=True)
         self.on_token = PartialAnswer(lambda fields: self._live.update(self._render(fields)))

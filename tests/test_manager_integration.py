@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from adaptive_llm_local.config import Settings
 from adaptive_llm_local.demo.learners import FAILURES, demo_run_kwargs, missing_module, peak
 from adaptive_llm_local.diagnose import Diagnoser
 from adaptive_llm_local.manager import DiagnosisStore, LLMManager, attach
+from adaptive_llm_local.runtime import ChatModel, get_chat_model
 
 EXPECTED = {
     "python_exception": "python_exception",
@@ -33,8 +35,8 @@ EXPECTED = {
 class CountingDiagnoser(Diagnoser):
     """The real diagnoser, counting how many distinct signatures reached the model."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, model: ChatModel) -> None:
+        super().__init__(model)
         self.signatures: list[str] = []
 
     def diagnose(self, result: Any, **kwargs: Any) -> Any:
@@ -79,7 +81,7 @@ def test_real_run_manager_local_scheduler_real_model(home: Path, tmp_path: Path)
     kwargs["learners"].append(adaptive.Learner1D(missing_module, bounds=(-1, 1)))
     kwargs["fnames"].append(tmp_path / "run" / "data" / "missing_module-again.pickle")
     rm = RunManager(**kwargs)
-    diagnoser = CountingDiagnoser()
+    diagnoser = CountingDiagnoser(get_chat_model(Settings.from_env()))
     llm = asyncio.run(
         _run_until_diagnosed(
             rm,

@@ -68,7 +68,7 @@ class RichProgress:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self._progress.console.print(f"[yellow]{_escape(message)}[/]")
+        self._progress.console.print(f"[yellow]{_escape(message)}[/]", soft_wrap=True)
 
 
 # --- commands -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ Span = tuple[int, int, str]
 
 _PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+    r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*?(?=\n?\Z))",
     re.DOTALL,
 )
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
@@ -45,27 +45,33 @@ _VALUE = r"""(?P<quote>["'`])(?P<qvalue>[^"'`\n]*)(?P=quote)|(?P<value>(?:[^\s"'
 _ASSIGNMENT = re.compile(
     rf"""(?P<word>{NAME_WORDS})(?P<sep>["'`\]]*[ \t]*(?:=>|:=|==?|:)[ \t]*|[ \t]+(?=["'`]))(?:{_VALUE})"""
 )
-_FLAG = re.compile(rf"--(?:[a-z0-9\-]*-)?(?P<word>{NAME_WORDS})(?:[ \t]+|=)(?=[^\s\-])(?:{_VALUE})")
+_FLAG = re.compile(
+    rf"--(?:[a-z0-9]+-){{0,4}}(?P<word>{NAME_WORDS})(?:[ \t]+|=)(?=[^\s\-])(?:{_VALUE})"
+)
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]*\Z")
 _AUTH_HEADER = re.compile(
     r"""(?i)\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|negotiate|bot|apikey|sso-key)[ \t]+)?(?P<value>[^\s"',;]+)"""
 )
 _SCHEME_TOKEN = re.compile(r"(?i)\b(?:bearer|basic|token)[ \t]+(?P<value>[A-Za-z0-9\-._~+/]{8,}=*)")
-_URL_CREDENTIALS = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:(?P<value>[^\s@/]+)@")
+_URL_CREDENTIALS = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@]{0,256}:(?P<value>[^\s@/]{1,256})@"
+)
 _MYSQL = re.compile(
-    r"""\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb(?:-dump)?)\b[^\n]*?[ \t]-p(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
+    r"""\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb(?:-dump)?)\b[^\n]{0,200}?[ \t]-p(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
 )
 _USER_PASS = re.compile(
-    r"""\b(?:curl|wget|http|lftp|svn)\b[^\n]*?[ \t](?:-u|--user|--proxy-user|--http-user)(?:[ \t]+|=)["']?[^\s:'"]*:(?P<value>[^\s'"]+)"""
+    r"""\b(?:curl|wget|http|lftp|svn)\b[^\n]{0,200}?[ \t](?:-u|--user|--proxy-user|--http-user)(?:[ \t]+|=)["']?[^\s:'"]*:(?P<value>[^\s'"]+)"""
 )
 _DASH_P = re.compile(
-    r"""\b(?:sshpass|docker[ \t]+login|podman[ \t]+login|helm[ \t]+registry[ \t]+login)\b[^\n]*?[ \t]-p[ \t]+["']?(?P<value>[^\s'"]+)"""
+    r"""\b(?:sshpass|docker[ \t]+login|podman[ \t]+login|helm[ \t]+registry[ \t]+login)\b[^\n]{0,200}?[ \t]-p[ \t]+["']?(?P<value>[^\s'"]+)"""
 )
 _IDENTIFIED_BY = re.compile(
     r"""(?i)\bidentified[ \t]+by[ \t]+(?:password[ \t]+)?["'](?P<value>[^"'\n]+)["']"""
 )
-_NETRC = re.compile(r"\blogin[ \t]+\S+[ \t]+password[ \t]+(?P<value>\S+)")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b")
+_NETRC = re.compile(r"\blogin[ \t]+\S{1,256}[ \t]+password[ \t]+(?P<value>\S+)")
+_EMAIL = re.compile(
+    r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+)
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
 
@@ -195,6 +201,13 @@ def _apply(text: str, spans: list[Span]) -> str:
     """Replace merged spans; a span over several lines becomes one replacement per line."""
     if not spans:
         return text
+    secrets = [(start, end) for start, end, replacement in spans if replacement == REDACTED]
+    # "user:pw@host.org" is a password, not an e-mail address: keep the host readable
+    spans = [
+        span
+        for span in spans
+        if span[2] == REDACTED or not any(s < span[1] and span[0] < e for s, e in secrets)
+    ]
     spans.sort()
     merged: list[Span] = []
     for start, end, replacement in spans:

@@ -92,7 +92,7 @@ PROVIDERS: tuple[Provider, ...] = (
     _p(
         "JSON web token",
         "eyJ",
-        rf"{_B}eyJ[A-Za-z0-9_\-]{{8,}}\.eyJ[A-Za-z0-9_\-]{{8,}}\.[A-Za-z0-9_\-]*",
+        rf"{_B}eyJ[A-Za-z0-9_\-]{{8,4096}}\.eyJ[A-Za-z0-9_\-]{{8,4096}}\.[A-Za-z0-9_\-]*",
     ),
     _p("SendGrid key", "SG.", rf"{_B}SG\.[A-Za-z0-9_\-]{{20,24}}\.[A-Za-z0-9_\-]{{39,50}}"),
     _p("Twilio key", "SK", rf"{_B}SK[0-9a-fA-F]{{32}}{_E}"),

@@ -228,23 +228,23 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_is_indexed(
     (tmp_path / "notes.xyz").write_text("not a supported type")
 
     if os.geteuid() == 0:  # root reads anything: make this one path fail the way a 000 file does
-        real_open = Path.open
+        real_open = os.open
 
-        def guarded(self: Path, *args: object, **kwargs: object) -> object:
-            if self.name == "secret.md":
-                raise PermissionError(13, "Permission denied", str(self))
-            return real_open(self, *args, **kwargs)
+        def guarded(path: object, *args: object, **kwargs: object) -> object:
+            if os.path.basename(os.fspath(path)) == "secret.md":  # type: ignore[arg-type]
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(Path, "open", guarded)
+        monkeypatch.setattr(os, "open", guarded)
     else:
         unreadable.chmod(0)
 
     real_plan = ingest_module.plan_doc
 
-    def racing(path: Path) -> object:
+    def racing(path: Path, *args: object) -> object:
         if path.name == "vanishing.md":
             path.unlink()
-        return real_plan(path)
+        return real_plan(path, *args)
 
     monkeypatch.setattr(ingest_module, "plan_doc", racing)
 

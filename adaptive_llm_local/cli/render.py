@@ -173,4 +173,4 @@ class RichProgress:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self._progress.console.print(f"[yellow]{escape(message)}[/]")
+        self._progress.console.print(f"[yellow]{escape(message)}[/]", soft_wrap=True)

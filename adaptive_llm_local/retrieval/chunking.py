@@ -20,6 +20,9 @@ MAX_CHARS = 1500
 MIN_CHARS = 120
 """Chunks shorter than this are merged with their neighbour when the result still fits."""
 
+MAX_HEADING_CHARS = 300
+"""Longer lines are never headings (and never go through the heading patterns)."""
+
 _ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+<>:._])\1{2,}\s*$")
@@ -179,7 +182,7 @@ def chunk_markdown(text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
         if _FENCE.match(line):
             fenced = not fenced
             continue
-        if fenced:
+        if fenced or len(line) > MAX_HEADING_CHARS:
             continue
         atx = _ATX.match(line)
         if atx:
@@ -188,6 +191,7 @@ def chunk_markdown(text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
             i > 0
             and _SETEXT.match(line)
             and lines[i - 1].strip()
+            and len(lines[i - 1]) <= MAX_HEADING_CHARS
             and not _ATX.match(lines[i - 1])
             and (not headings or headings[-1][0] != i - 1)
             and (i < 2 or not lines[i - 2].strip())
@@ -283,25 +287,49 @@ def chunk_python(text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
 
     Module-level statements between definitions (docstring, imports, constants) form
     their own chunks. Code that does not parse falls back to paragraph chunks.
+
+    Raises
+    ------
+    ValueError
+        When the code nests deeper than Python's parser allows (generated input).
     """
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return chunk_text(text, max_chars)
+    except (RecursionError, MemoryError):  # nesting past the parser's limits
+        raise ValueError("nested too deeply for Python's parser") from None
     lines = text.splitlines()
     chunks = [c for c in _python_nodes(tree.body, lines, "", max_chars) if c.text.strip()]
     return _finish(chunks, max_chars)
 
 
-def chunk_notebook(text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
+def _cell_text(source: object) -> str:
+    """A cell's source: a string or a list of strings (anything else in it is dropped)."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list):
+        return "".join(part for part in source if isinstance(part, str))
+    return ""
+
+
+def chunk_notebook(
+    text: str, max_chars: int = MAX_CHARS, clean: Callable[[str], str] | None = None
+) -> list[Chunk]:
     """Jupyter notebooks (JSON): one chunk per cell, outputs left out, small cells merged.
+
+    ``clean`` is applied to each cell's source before it is cut (redaction). Cells or
+    fields of the wrong type are skipped, not trusted.
 
     Raises
     ------
     ValueError
-        When the text is not a notebook.
+        When the text is not a notebook (also: JSON nested too deeply to parse).
     """
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse") from None
     cells = data.get("cells") if isinstance(data, dict) else None
     if not isinstance(cells, list):
         raise ValueError("not a Jupyter notebook (no 'cells' list)")
@@ -310,13 +338,16 @@ def chunk_notebook(text: str, max_chars: int = MAX_CHARS) -> list[Chunk]:
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):
             continue
-        source = cell.get("source", "")
-        body = "".join(source) if isinstance(source, list) else str(source)
+        body = _cell_text(cell.get("source", ""))
+        if clean is not None:
+            body = clean(body)
         if not body.strip():
             continue
-        kind = cell.get("cell_type", "code")
+        kind = cell.get("cell_type")
+        kind = kind if isinstance(kind, str) and kind.isidentifier() else "code"
         if kind == "markdown":
-            match = next((m for m in map(_ATX.match, body.splitlines()) if m), None)
+            short = (line for line in body.splitlines() if len(line) <= MAX_HEADING_CHARS)
+            match = next((m for m in map(_ATX.match, short) if m), None)
             heading = match.group(2).strip() if match else heading
         title = heading or kind
         for piece in range(0, len(body), max_chars):
@@ -338,6 +369,18 @@ CHUNKERS: dict[str, Chunker] = {
 """Document suffixes and how each is cut."""
 
 
-def chunk_document(text: str, suffix: str) -> list[Chunk]:
-    """Chunks of a document of type ``suffix`` (``".md"``, ...); unknown types as plain text."""
-    return CHUNKERS.get(suffix.lower(), chunk_text)(text)
+def chunk_document(
+    text: str, suffix: str, *, clean: Callable[[str], str] | None = None
+) -> list[Chunk]:
+    """Chunks of a document of type ``suffix`` (``".md"``, ...); unknown types as plain text.
+
+    ``clean`` (redaction) runs before the text is cut, so a secret that spans lines (a
+    private key block) is seen whole; it must keep the number of lines, so that chunks
+    still cite the right ones. Notebooks are cleaned cell by cell.
+    """
+    suffix = suffix.lower()
+    if suffix == ".ipynb":
+        return chunk_notebook(text, clean=clean)
+    if clean is not None:
+        text = clean(text)
+    return CHUNKERS.get(suffix, chunk_text)(text)

@@ -1,16 +1,20 @@
 """Find and read the files a user points ``index add`` at, skipping what cannot be indexed.
 
 Every problem with one file (missing, vanished, unreadable, binary, too large, an
-unsupported type) becomes a :class:`Skipped` with a sentence saying why; it never
-stops the other files.
+unsupported type, a link out of the given folders, a FIFO) becomes a :class:`Skipped`
+with a sentence saying why; it never stops the other files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .chunking import CHUNKERS
 
@@ -41,10 +45,11 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A file to index: ``kind`` is ``"log"`` or ``"doc"``."""
+    """A file to index: ``kind`` is ``"log"`` or ``"doc"``; ``identity`` its device and inode."""
 
     path: Path
     kind: str
+    identity: tuple[int, int] | None = None
 
 
 def kind_of(path: Path) -> str | None:
@@ -76,62 +81,182 @@ def looks_binary(sample: bytes) -> bool:
     return False
 
 
-def iter_candidates(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Candidate | Skipped]:
-    """Expand files and folders (recursively, hidden folders skipped) into candidates.
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that can be printed and stored: bytes that are not UTF-8 as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
-    A file named explicitly with an unsupported suffix is reported as skipped; inside a
-    folder such files are ignored silently.
-    """
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw).expanduser()
+
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of ``mode`` is not read (``None`` for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    what = next((name for test, name in _FILE_TYPES if test(mode)), "a special file")
+    return f"is {what}, not a regular file: not opened"
+
+
+def _inside(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class _Walk:
+    """The files under the given roots; links are followed only to places inside them."""
+
+    def __init__(self, roots: list[str]) -> None:
+        self.roots = roots
+        self.seen: set[str] = set()
+        self.folders: set[tuple[int, int]] = set()
+
+    def file(self, path: str, info: os.stat_result, kind: str) -> Iterator[Candidate | Skipped]:
+        reason = not_regular(info.st_mode)
+        if reason:
+            yield Skipped(display_path(path), reason)
+        elif path not in self.seen:
+            self.seen.add(path)
+            yield Candidate(Path(path), kind, (info.st_dev, info.st_ino))
+
+    def link(
+        self, entry: os.DirEntry[str], folders: list[tuple[str, os.stat_result]]
+    ) -> Iterator[Candidate | Skipped]:
+        """A link found in a folder: followed only when it stays inside the roots."""
+        kind = kind_of(Path(entry.name))
+        target = os.path.realpath(entry.path)
         try:
-            resolved = path.resolve()
-            is_dir = path.is_dir()
-            exists = is_dir or path.exists()
+            info = os.stat(entry.path)
         except OSError as exc:
-            yield Skipped(str(path), f"cannot be accessed ({exc.strerror or exc})")
-            continue
-        if not exists:
-            yield Skipped(str(path), "does not exist")
-            continue
-        if not is_dir:
-            kind = kind_of(path)
-            if kind is None:
+            if kind is not None:
+                loop = exc.errno == errno.ELOOP
                 yield Skipped(
-                    str(path),
-                    f"unsupported file type {path.suffix or '(no suffix)'}: logs are "
-                    f"{', '.join(sorted(LOG_SUFFIXES))}; docs are {', '.join(sorted(DOC_SUFFIXES))}",
+                    display_path(entry.path),
+                    "is a symbolic link loop" if loop else "is a broken symbolic link",
                 )
-            elif resolved not in seen:
-                seen.add(resolved)
-                yield Candidate(resolved, kind)
-            continue
-        for root, dirs, files in os.walk(path, onerror=None):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-            for name in sorted(files):
-                child = Path(root) / name
-                kind = kind_of(child)
-                if kind is None or name.startswith("."):
+            return
+        is_dir = stat.S_ISDIR(info.st_mode)
+        if not _inside(target, self.roots):
+            if is_dir or kind is not None:
+                what = "folder" if is_dir else "file"
+                yield Skipped(
+                    display_path(entry.path),
+                    f"is a link to the {what} {display_path(target)}, outside the given "
+                    "folders: not followed",
+                )
+        elif is_dir:
+            folders.append((target, info))
+        elif kind is not None:
+            yield from self.file(target, info, kind)
+
+    def folder(self, path: str, info: os.stat_result) -> Iterator[Candidate | Skipped]:
+        """Walk a folder depth first; each folder once, so links cannot loop; hidden entries skipped."""
+        stack = [(path, info)]
+        while stack:
+            path, info = stack.pop()
+            if (info.st_dev, info.st_ino) in self.folders:
+                continue
+            self.folders.add((info.st_dev, info.st_ino))
+            try:
+                with os.scandir(path) as scan:
+                    entries = sorted(scan, key=lambda e: e.name)
+            except OSError as exc:
+                yield Skipped(display_path(path), f"folder cannot be read ({exc.strerror or exc})")
+                continue
+            folders: list[tuple[str, os.stat_result]] = []
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
-                resolved = child.resolve()
-                if resolved not in seen:
-                    seen.add(resolved)
-                    yield Candidate(resolved, kind)
+                try:
+                    if entry.is_symlink():
+                        yield from self.link(entry, folders)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if entry.name not in _SKIP_DIRS:
+                            folders.append((entry.path, entry.stat(follow_symlinks=False)))
+                    elif (kind := kind_of(Path(entry.name))) is not None:
+                        yield from self.file(entry.path, entry.stat(follow_symlinks=False), kind)
+                except OSError as exc:
+                    yield Skipped(
+                        display_path(entry.path), f"cannot be accessed ({exc.strerror or exc})"
+                    )
+            stack.extend(reversed(folders))
 
 
-def check_readable(path: Path) -> int:
-    """Size of a file that can be opened and is text.
+def _named(path: Path, walk: _Walk) -> Iterator[Candidate | Skipped]:
+    """One path given by the user: a folder (a link to one is fine) or a file (not a link)."""
+    shown = display_path(path)
+    try:
+        link = path.is_symlink()
+        info = os.stat(path)
+    except FileNotFoundError:
+        yield Skipped(shown, "is a broken symbolic link" if link else "does not exist")
+        return
+    except OSError as exc:
+        loop = exc.errno == errno.ELOOP
+        yield Skipped(
+            shown,
+            "is a symbolic link loop" if loop else f"cannot be accessed ({exc.strerror or exc})",
+        )
+        return
+    real = os.path.realpath(path)
+    if stat.S_ISDIR(info.st_mode):
+        yield from walk.folder(real, info)
+        return
+    kind = kind_of(path)
+    if kind is None:
+        yield Skipped(
+            shown,
+            f"unsupported file type {path.suffix or '(no suffix)'}: logs are "
+            f"{', '.join(sorted(LOG_SUFFIXES))}; docs are {', '.join(sorted(DOC_SUFFIXES))}",
+        )
+    elif link and not _inside(real, [r for r in walk.roots if r != real]):
+        yield Skipped(
+            shown,
+            f"is a link to {display_path(real)}, outside the given folders: not followed "
+            "(name the file itself to index it)",
+        )
+    else:
+        yield from walk.file(real, info, kind)
+
+
+def iter_candidates(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Candidate | Skipped]:
+    """Expand files and folders (recursively, hidden entries skipped) into candidates.
+
+    Nothing outside the given paths is read: a link in a folder is followed only when its
+    target lies inside one of the given folders, and a link named directly only when it
+    points into one; every link not followed, link loop, and file that is not a regular
+    file (FIFO, socket, device) is reported as skipped, and never opened. A file named
+    explicitly with an unsupported suffix is reported as skipped; inside a folder such
+    files are ignored silently.
+    """
+    given = [Path(raw).expanduser() for raw in paths]
+    roots = []
+    for path in given:
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) or not path.is_symlink():
+                roots.append(os.path.realpath(path))
+    walk = _Walk(roots)
+    for path in given:
+        yield from _named(path, walk)
+
+
+def open_regular(path: Path, identity: tuple[int, int] | None = None) -> BinaryIO:
+    """Open a file for reading only if it is (still) the regular file that was found.
+
+    Opens without blocking (a FIFO swapped in would otherwise wait for a writer) and
+    without following a link, then checks the open file itself.
 
     Raises
     ------
     SkipFile
-        If it vanished, cannot be read, is not a regular file, or looks binary.
+        If it vanished, cannot be read, is not a regular file, or was replaced.
     """
     try:
-        with path.open("rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            sample = fh.read(_SNIFF_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         raise SkipFile("vanished before it could be read") from None
     except IsADirectoryError:
@@ -139,13 +264,41 @@ def check_readable(path: Path) -> int:
     except PermissionError:
         raise SkipFile("permission denied (not readable by this user)") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SkipFile("is a symbolic link: not followed") from None
         raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    reason = not_regular(info.st_mode)
+    if reason is None and identity is not None and identity != (info.st_dev, info.st_ino):
+        reason = "was replaced while it was being indexed"
+    if reason is not None:
+        os.close(fd)
+        raise SkipFile(reason)
+    return os.fdopen(fd, "rb")
+
+
+def check_readable(path: Path, identity: tuple[int, int] | None = None) -> int:
+    """Size of a regular file that can be opened and is text.
+
+    Raises
+    ------
+    SkipFile
+        If it vanished, cannot be read, is not a regular file, or looks binary.
+    """
+    with open_regular(path, identity) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            sample = fh.read(_SNIFF_BYTES)
+        except OSError as exc:
+            raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
     if looks_binary(sample):
         raise SkipFile("looks like a binary file, not text")
     return size
 
 
-def read_document(path: Path, max_bytes: int = MAX_DOC_BYTES) -> str:
+def read_document(
+    path: Path, max_bytes: int = MAX_DOC_BYTES, identity: tuple[int, int] | None = None
+) -> str:
     """The text of a document, decoded as UTF-8 (undecodable bytes replaced).
 
     Raises
@@ -153,19 +306,17 @@ def read_document(path: Path, max_bytes: int = MAX_DOC_BYTES) -> str:
     SkipFile
         See :func:`check_readable`; also when the file is larger than ``max_bytes``.
     """
-    size = check_readable(path)
+    size = check_readable(path, identity)
     if size > max_bytes:
         raise SkipFile(
             f"too large to index as a document ({size / 2**20:.1f} MiB > "
             f"{max_bytes / 2**20:.0f} MiB); index the relevant parts as smaller files"
         )
-    try:
-        with path.open("rb") as fh:
+    with open_regular(path, identity) as fh:
+        try:
             data = fh.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise SkipFile("vanished while it was being read") from None
-    except OSError as exc:
-        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
+        except OSError as exc:
+            raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise SkipFile(f"grew past {max_bytes / 2**20:.0f} MiB while it was being read")
     return data.decode("utf-8", errors="replace")

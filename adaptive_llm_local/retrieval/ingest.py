@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import AssistantError
+from ..triage.redact import redact
 from .chunking import chunk_document
 from .embedder import Embedder
-from .files import Candidate, SkipFile, Skipped, check_readable, read_document
+from .files import Candidate, SkipFile, Skipped, check_readable, display_path, read_document
 from .records import Entry, Occurrence, doc_entries, failure_entry
 
 _DOC_TYPES = {
@@ -146,41 +147,50 @@ def guess_job_id(path: Path, result: Any) -> str | None:
     return match.group(1) if match else None
 
 
-def plan_log(path: Path, triage: Callable[[Path], Any]) -> Entry | Skipped:
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+def plan_log(
+    path: Path, triage: Callable[[Path], Any], identity: tuple[int, int] | None = None
+) -> Entry | Skipped:
     """The failure entry of a job log, or why it is left out."""
+    shown = display_path(path)
     try:
-        check_readable(path)
+        check_readable(path, identity)
         result = triage(path)
-    except SkipFile as exc:
-        return Skipped(str(path), str(exc))
-    except AssistantError as exc:
-        return Skipped(str(path), str(exc))
+    except (SkipFile, AssistantError) as exc:
+        return Skipped(shown, str(exc))
     except OSError as exc:
-        return Skipped(str(path), f"cannot be read ({exc.strerror or exc})")
+        return Skipped(shown, f"cannot be read ({exc.strerror or exc})")
+    except (RecursionError, MemoryError, ValueError) as exc:
+        return Skipped(shown, f"cannot be triaged ({_one_line(exc)})")
     if result.category == "none":
-        return Skipped(str(path), "no failure found in this log (triage: none)")
+        return Skipped(shown, "no failure found in this log (triage: none)")
     try:
         mtime = path.stat().st_mtime
     except OSError:
         mtime = time.time()
-    occurrence = Occurrence(job_id=guess_job_id(path, result), time=mtime, log_path=str(path))
+    occurrence = Occurrence(job_id=guess_job_id(path, result), time=mtime, log_path=shown)
     return failure_entry(result, occurrence)
 
 
-def plan_doc(path: Path) -> list[Entry] | Skipped:
-    """The chunk entries of a document, or why it is left out."""
+def plan_doc(path: Path, identity: tuple[int, int] | None = None) -> list[Entry] | Skipped:
+    """The chunk entries of a document, redacted like logs, or why it is left out."""
+    shown = display_path(path)
     try:
-        text = read_document(path)
-        chunks = chunk_document(text, path.suffix)
+        text = read_document(path, identity=identity)
+        chunks = chunk_document(text, path.suffix, clean=redact)
     except SkipFile as exc:
-        return Skipped(str(path), str(exc))
-    except ValueError as exc:  # a notebook that is not valid JSON
-        return Skipped(str(path), f"cannot be parsed ({exc})")
+        return Skipped(shown, str(exc))
+    except (ValueError, RecursionError, MemoryError) as exc:  # a notebook that is not JSON...
+        return Skipped(shown, f"cannot be parsed ({_one_line(exc)})")
     return doc_entries(
         chunks,
-        group=f"file:{path}",
-        source=str(path),
-        name=path.name,
+        group=f"file:{shown}",
+        source=shown,
+        name=display_path(path.name),
         doc_type=_DOC_TYPES.get(path.suffix.lower(), "text"),
         origin="file",
     )
@@ -211,7 +221,14 @@ def plan_files(
             progress.note(f"skipped {item.path}: {item.reason}")
             continue
         report.files += 1
-        planned = plan_log(item.path, triage) if item.kind == "log" else plan_doc(item.path)
+        try:
+            planned = (
+                plan_log(item.path, triage, item.identity)
+                if item.kind == "log"
+                else plan_doc(item.path, item.identity)
+            )
+        except Exception as exc:  # one bad file never stops the others
+            planned = Skipped(display_path(item.path), f"cannot be indexed ({_one_line(exc)})")
         if isinstance(planned, Skipped):
             report.skipped.append(planned)
             progress.note(f"skipped {planned.path}: {planned.reason}")
@@ -221,7 +238,7 @@ def plan_files(
             report.failures += 1
         else:
             report.documents += 1
-        group = entries[0].group if entries else f"file:{item.path}"
+        group = entries[0].group if entries else f"file:{display_path(item.path)}"
         for entry in entries:
             plan = plans.setdefault(entry.collection, Plan())
             plan.entries.append(entry)

@@ -1,111 +1,237 @@
-"""Remove secrets and e-mail addresses from log text before anyone (or any model) sees it."""
+"""Remove secrets and e-mail addresses from log and document text before anyone (or any
+model) sees it.
+
+Every detector reports the character spans it wants hidden in the *original* text; the
+spans are merged and replaced in one pass, so one detector never re-reads another's
+``[REDACTED]`` (``token=ghp_…`` becomes ``token=[REDACTED]``, once) and redacting twice
+changes nothing. What is detected: the provider formats of :data:`.secrets.PROVIDERS`,
+private key blocks, passwords in URLs, ``Authorization`` headers, values assigned to
+secret-looking names (:func:`.secrets.name_strength`), secret command-line options
+(``--password x``, ``mysql -pX``, ``curl -u user:pw``, ``sshpass -p x``), SQL
+``IDENTIFIED BY '…'``, ``.netrc`` lines and e-mail addresses.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+from .secrets import (
+    NAME_KEYWORDS,
+    NAME_WORDS,
+    PROVIDERS,
+    looks_random,
+    name_strength,
+    secret_value,
+)
 
 REDACTED = "[REDACTED]"
 EMAIL = "[EMAIL]"
 
+Span = tuple[int, int, str]
+
 _PRIVATE_KEY_BLOCK = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
+    r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*?(?=\n?\Z))",
     re.DOTALL,
 )
 _PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 
-_TOKENS = re.compile(
-    r"""
-    \b(?:
-        gh[pousr]_[A-Za-z0-9]{20,}              # GitHub classic tokens
-      | github_pat_[A-Za-z0-9_]{20,}            # GitHub fine-grained tokens
-      | hf_[A-Za-z0-9]{20,}                     # Hugging Face
-      | sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}   # OpenAI / Anthropic style
-      | xox[abposr]-[A-Za-z0-9\-]{10,}          # Slack
-      | (?:AKIA|ASIA)[0-9A-Z]{16}               # AWS access key ids
-      | glpat-[A-Za-z0-9_\-]{20,}               # GitLab
-      | AIza[0-9A-Za-z_\-]{35}                  # Google API keys
-      | eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}  # JWTs
-    )
-    """,
-    re.VERBOSE,
-)
-_BEARER = re.compile(r"\b(Bearer|Token|Basic)([ \t]+)[A-Za-z0-9\-._~+/]{8,}=*", re.IGNORECASE)
-# Only the end of a key name matters (HF_TOKEN, db_password, AWS_SECRET_ACCESS_KEY):
-# the value after it is replaced and the name is kept as it is.
-_SECRET_NAME = (
-    r"(?:password|passwd|passphrase|pwd|token|secret|api[_\-]?key|apikey"
-    r"|access[_\-]?key|private[_\-]?key|credentials?)"
-)
+# a value: quoted (spaces allowed), or up to white space, a quote, a comma or a semicolon
+_VALUE = r"""(?P<quote>["'`])(?P<qvalue>[^"'`\n]*)(?P=quote)|(?P<value>(?:[^\s"'`,;&]|&(?![\w.\-]+=))+)"""
+# run on the lower-cased text: NAME_WORDS are lower case
 _ASSIGNMENT = re.compile(
-    rf"""
-    (?P<key>{_SECRET_NAME})
-    (?P<sep>["']?[ \t]*[=:][ \t]*)
-    (?P<quote>["']?)
-    (?P<value>[^\s"',;&)\]}}]+)
-    """,
-    re.VERBOSE | re.IGNORECASE,
+    rf"""(?P<word>{NAME_WORDS})(?P<sep>["'`\]]*[ \t]*(?:=>|:=|==?|:)[ \t]*|[ \t]+(?=["'`]))(?:{_VALUE})"""
 )
-_CLI_FLAG = re.compile(
-    rf"(?P<key>--[\w\-]*{_SECRET_NAME})(?P<sep>[ \t]+|=)(?P<value>[^\s\-]\S*)", re.IGNORECASE
+_FLAG = re.compile(
+    rf"--(?:[a-z0-9]+-){{0,4}}(?P<word>{NAME_WORDS})(?:[ \t]+|=)(?=[^\s\-])(?:{_VALUE})"
 )
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.\-]*://)(?P<user>[^\s:/@]+):[^\s@/]+@")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b")
-
-
-def _redact_assignment(match: re.Match[str]) -> str:
-    value = match.group("value")
-    if value == REDACTED or value.lower() in {"none", "null", "true", "false", "****"}:
-        return match.group(0)
-    return f"{match.group('key')}{match.group('sep')}{match.group('quote')}{REDACTED}"
-
-
-_SECRET_WORDS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "pwd",
-    "token",
-    "secret",
-    "api_key",
-    "api-key",
-    "apikey",
-    "access_key",
-    "access-key",
-    "accesskey",
-    "private_key",
-    "private-key",
-    "privatekey",
-    "credential",
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-]*\Z")
+_AUTH_HEADER = re.compile(
+    r"""(?i)\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|negotiate|bot|apikey|sso-key)[ \t]+)?(?P<value>[^\s"',;]+)"""
 )
+_SCHEME_TOKEN = re.compile(r"(?i)\b(?:bearer|basic|token)[ \t]+(?P<value>[A-Za-z0-9\-._~+/]{8,}=*)")
+_URL_CREDENTIALS = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@]{0,256}:(?P<value>[^\s@/]{1,256})@"
+)
+_MYSQL = re.compile(
+    r"""\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb(?:-dump)?)\b[^\n]{0,200}?[ \t]-p(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
+)
+_USER_PASS = re.compile(
+    r"""\b(?:curl|wget|http|lftp|svn)\b[^\n]{0,200}?[ \t](?:-u|--user|--proxy-user|--http-user)(?:[ \t]+|=)["']?[^\s:'"]*:(?P<value>[^\s'"]+)"""
+)
+_DASH_P = re.compile(
+    r"""\b(?:sshpass|docker[ \t]+login|podman[ \t]+login|helm[ \t]+registry[ \t]+login)\b[^\n]{0,200}?[ \t]-p[ \t]+["']?(?P<value>[^\s'"]+)"""
+)
+_IDENTIFIED_BY = re.compile(
+    r"""(?i)\bidentified[ \t]+by[ \t]+(?:password[ \t]+)?["'](?P<value>[^"'\n]+)["']"""
+)
+_NETRC = re.compile(r"\blogin[ \t]+\S{1,256}[ \t]+password[ \t]+(?P<value>\S+)")
+_EMAIL = re.compile(
+    r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+)
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
 
 
-def _redact_inline(text: str) -> str:
-    # Case-insensitive patterns are slow in `re`; skip those whose words are absent.
+def _trim_value(value: str) -> str:
+    """Drop closing brackets that end an unquoted value without opening in it: ``f(pw=x)``."""
+    while value and value[-1] in _CLOSERS and _CLOSERS[value[-1]] not in value:
+        value = value[:-1]
+    return value
+
+
+def _value_span(match: re.Match[str]) -> tuple[int, int, str] | None:
+    for group in ("qvalue", "dvalue", "value"):
+        if group in match.re.groupindex and match.group(group) is not None:
+            value = match.group(group)
+            if group == "value":
+                value = _trim_value(value)
+            start = match.start(group)
+            return start, start + len(value), value
+    return None
+
+
+def _named_values(
+    pattern: re.Pattern[str], flag: bool, text: str, lowered: str, start: int, end: int
+) -> Iterator[Span]:
+    """Values assigned to (or passed as options named like) secrets."""
+    for match in pattern.finditer(lowered, start, end):
+        word = match.start("word")
+        if flag:
+            name = text[match.start() + 2 : match.end("word")]
+        else:
+            if word > 0 and text[word - 1].isalnum() and not _word_boundary(text, word):
+                continue  # "bypass=", "compass:"
+            floor = max(start, word - 64)
+            before = _NAME_CHARS.search(text, floor, word)
+            if before is None or (before.start() == floor and floor > start):
+                continue  # an implausibly long name: not an assignment
+            name = text[before.start() : match.end("word")]
+        found = _value_span(match)
+        if found is not None and secret_value(text[found[0] : found[1]], name_strength(name)):
+            yield found[0], found[1], REDACTED
+
+
+def _word_boundary(text: str, start: int) -> bool:
+    """Whether a word of a name starts at ``start``: ``dbPass`` yes, ``bypass`` no."""
+    return text[start].isupper() and (text[start - 1].islower() or text[start - 1].isdigit())
+
+
+def _group_spans(
+    pattern: re.Pattern[str], group: int, text: str, lowered: str, start: int, end: int
+) -> Iterator[Span]:
+    for match in pattern.finditer(text, start, end):
+        if match.start(group) < match.end(group):
+            yield match.start(group), match.end(group), REDACTED
+
+
+def _value_spans(
+    pattern: re.Pattern[str], check: bool, text: str, lowered: str, start: int, end: int
+) -> Iterator[Span]:
+    for match in pattern.finditer(text, start, end):
+        found = _value_span(match)
+        if found is None:
+            continue
+        begin, stop, value = found
+        if value.startswith(REDACTED) or (check and not looks_random(value)):
+            continue
+        if begin < stop:
+            yield begin, stop, REDACTED
+
+
+def _emails(text: str, lowered: str, start: int, end: int) -> Iterator[Span]:
+    for match in _EMAIL.finditer(text, start, end):
+        yield match.start(), match.end(), EMAIL
+
+
+Detector = Callable[[str, str, int, int], Iterable[Span]]
+
+_DETECTORS: tuple[tuple[tuple[str, ...], Detector], ...] = (
+    *(
+        (provider.keywords, partial(_group_spans, provider.pattern, provider.group))
+        for provider in PROVIDERS
+    ),
+    (("://",), partial(_value_spans, _URL_CREDENTIALS, False)),
+    (("authorization",), partial(_value_spans, _AUTH_HEADER, False)),
+    (("bearer", "basic", "token"), partial(_value_spans, _SCHEME_TOKEN, True)),
+    (("--",), partial(_named_values, _FLAG, True)),
+    (NAME_KEYWORDS, partial(_named_values, _ASSIGNMENT, False)),
+    (("mysql", "mariadb"), partial(_value_spans, _MYSQL, False)),
+    (("curl", "wget", "http", "lftp", "svn"), partial(_value_spans, _USER_PASS, False)),
+    (("sshpass", "login"), partial(_value_spans, _DASH_P, False)),
+    (("identified",), partial(_value_spans, _IDENTIFIED_BY, False)),
+    (("login",), partial(_value_spans, _NETRC, False)),
+    (("@",), _emails),
+)
+"""Each detector runs only on the lines that hold one of its keywords."""
+
+
+def _lines_with(text: str, lowered: str, keywords: Iterable[str]) -> set[tuple[int, int]]:
+    """``(start, end)`` of every line holding a keyword (upper-case keywords match case)."""
+    lines: set[tuple[int, int]] = set()
+    for keyword in keywords:
+        haystack = text if keyword != keyword.lower() else lowered
+        found = haystack.find(keyword)
+        while found != -1:
+            start = text.rfind("\n", 0, found) + 1
+            end = text.find("\n", found)
+            end = len(text) if end == -1 else end
+            lines.add((start, end))
+            found = haystack.find(keyword, end)
+    return lines
+
+
+def find_secrets(text: str) -> list[Span]:
+    """Spans ``(start, end, replacement)`` of secrets and e-mail addresses in ``text``."""
     lowered = text.lower()
-    if "://" in text:
-        text = _URL_CREDENTIALS.sub(rf"\g<scheme>\g<user>:{REDACTED}@", text)
-    text = _TOKENS.sub(REDACTED, text)
-    if "bearer" in lowered or "token" in lowered or "basic" in lowered:
-        text = _BEARER.sub(rf"\1\2{REDACTED}", text)
-    if any(word in lowered for word in _SECRET_WORDS):
-        text = _CLI_FLAG.sub(rf"\g<key>\g<sep>{REDACTED}", text)
-        text = _ASSIGNMENT.sub(_redact_assignment, text)
-    if "@" in text:
-        text = _EMAIL.sub(EMAIL, text)
-    return text
+    if len(lowered) != len(text):  # a few Unicode characters change length when lowered
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    spans: list[Span] = []
+    if "private key" in lowered:
+        spans.extend((m.start(), m.end(), REDACTED) for m in _PRIVATE_KEY_BLOCK.finditer(text))
+    for keywords, detector in _DETECTORS:
+        for start, end in _lines_with(text, lowered, keywords):
+            spans.extend(detector(text, lowered, start, end))
+    return spans
+
+
+def _apply(text: str, spans: list[Span]) -> str:
+    """Replace merged spans; a span over several lines becomes one replacement per line."""
+    if not spans:
+        return text
+    secrets = [(start, end) for start, end, replacement in spans if replacement == REDACTED]
+    # "user:pw@host.org" is a password, not an e-mail address: keep the host readable
+    spans = [
+        span
+        for span in spans
+        if span[2] == REDACTED or not any(s < span[1] and span[0] < e for s, e in secrets)
+    ]
+    spans.sort()
+    merged: list[Span] = []
+    for start, end, replacement in spans:
+        if merged and start < merged[-1][1]:
+            first, last, kept = merged[-1]
+            merged[-1] = (
+                first,
+                max(last, end),
+                REDACTED if REDACTED in (kept, replacement) else kept,
+            )
+        else:
+            merged.append((start, end, replacement))
+    out: list[str] = []
+    position = 0
+    for start, end, replacement in merged:
+        out.append(text[position:start])
+        out.append("\n".join([replacement] * (text.count("\n", start, end) + 1)))
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 def redact(text: str) -> str:
     """Replace secrets by ``[REDACTED]`` and e-mail addresses by ``[EMAIL]``.
-
-    Covers provider tokens (``ghp_``, ``github_pat_``, ``hf_``, ``sk-``, ``xox*``,
-    ``AKIA``/``ASIA``, ``glpat-``, ``AIza``, JWTs), ``Bearer``/``Basic`` header
-    values, the values of ``password=``/``token=``/``secret=``/``api_key=``-like
-    assignments (``=`` or ``:``, quoted or not, including ``HF_TOKEN=...`` and
-    ``--password x``), passwords in URLs, and whole private key blocks.
 
     Parameters
     ----------
@@ -115,15 +241,11 @@ def redact(text: str) -> str:
     Returns
     -------
     str
-        The text with the same line structure: no pattern spans a newline, and
-        a private key block (also one cut off at the end of the text) becomes
-        one ``[REDACTED]`` line per original line.
+        The text with the same line structure: no pattern spans a newline except a
+        private key block (also one cut off at the end of the text), which becomes one
+        ``[REDACTED]`` line per original line. Redacting the result again changes nothing.
     """
-    if "PRIVATE KEY" in text:
-        text = _PRIVATE_KEY_BLOCK.sub(
-            lambda m: "\n".join([REDACTED] * (m.group(0).count("\n") + 1)), text
-        )
-    return _redact_inline(text)
+    return _apply(text, find_secrets(text))
 
 
 def redact_lines(lines: Iterable[str]) -> Iterator[str]:
@@ -142,6 +264,7 @@ def redact_lines(lines: Iterable[str]) -> Iterator[str]:
             continue
         if "PRIVATE KEY" in line and _PRIVATE_KEY_BEGIN.search(line):
             inside = not _PRIVATE_KEY_END.search(line)
-            yield REDACTED
-            continue
-        yield _redact_inline(line)
+            if inside or _PRIVATE_KEY_BEGIN.match(line.strip()):
+                yield REDACTED
+                continue
+        yield redact(line)

@@ -72,6 +72,13 @@ class Agent:
         Apply writes without asking. Read at every decision; change it any time.
     redact
         Applied to every text before it reaches the model (e.g. ``triage.redact``).
+    max_tokens, temperature
+        Per answer. Greedy decoding (0.0) keeps small models closest to the context.
+    max_steps
+        Model calls per turn when the model calls tools.
+    auto_search
+        For a model that cannot call tools: search the index for each question and
+        put the hits in the thread as a ``search_index`` step.
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class Agent:
         yolo: bool = False,
         redact: Callable[[str], str] | None = None,
         max_tokens: int = 320,
+        temperature: float = 0.0,
         max_steps: int = 6,
         auto_search: bool = True,
         limits: Limits | None = None,
@@ -110,12 +118,13 @@ class Agent:
             yolo=lambda: self.yolo,
             redact=redact or _identity,
             max_tokens=max_tokens,
+            temperature=temperature,
             max_steps=max_steps,
             auto_search=auto_search,
         )
         self._graph: Any = None
         self._graph_lock = threading.Lock()
-        self._turn_locks: dict[str, asyncio.Lock] = {}
+        self._turn_locks: dict[str, threading.Lock] = {}
 
     @property
     def root(self) -> Path:
@@ -323,8 +332,11 @@ class Agent:
         A new turn passes ``update``; a decision passes ``resume``, which turns the
         pending approval into the resume value (or raises before anything runs).
         """
-        lock = self._turn_locks.setdefault(thread_id, asyncio.Lock())
-        async with lock:
+        with self._graph_lock:
+            lock = self._turn_locks.setdefault(thread_id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise AgentError(f"a turn is already running in thread {thread_id!r}; wait for it")
+        try:
             graph = await asyncio.to_thread(self.graph)
             values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
             if refuse_if_pending and interrupts:
@@ -366,6 +378,8 @@ class Agent:
             if pending is not None:
                 yield ApprovalEvent(pending)
             yield DoneEvent(result)
+        finally:
+            lock.release()
 
 
 def _pending(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:

@@ -62,7 +62,7 @@ class Deps:
     max_tokens: int = 320
     max_steps: int = 6
     auto_search: bool = True
-    temperature: float = 0.2
+    temperature: float = 0.0
 
 
 def _next_n(messages: Sequence[Mapping[str, Any]]) -> int:

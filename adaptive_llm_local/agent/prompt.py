@@ -76,7 +76,11 @@ def _parts(
         if role == "tool":
             tool_role = "tool" if native and message.get("origin") == "model" else "user"
             short = f"[{message['n']}] {message.get('label', '')} (omitted to fit the context)"
-            parts.append(_Part(tool_role, block_text(message, redact), short))
+            part = _Part(tool_role, block_text(message, redact), short)
+            if message.get("origin") == "auto" and parts and parts[-1].role == "user":
+                parts.insert(len(parts) - 1, part)  # found for the question: shown before it
+            else:
+                parts.append(part)
         elif role == "user":
             if message.get("command"):
                 continue  # the tool blocks that follow say what the command read

@@ -72,8 +72,8 @@ def tools_prompt(fmt: str, functions: Sequence[dict[str, Any]]) -> str:
 
 
 def _json_objects(text: str) -> list[tuple[int, int, Any]]:
-    """Every top-level JSON object in ``text`` with its span."""
-    decoder = json.JSONDecoder()
+    """Every top-level JSON object in ``text`` with its span (raw newlines in strings allowed)."""
+    decoder = json.JSONDecoder(strict=False)
     found = []
     pos = 0
     while (start := text.find("{", pos)) >= 0:
@@ -90,7 +90,7 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
 def _arguments(raw: Any) -> dict[str, Any] | None:
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw) if raw.strip() else {}
+            raw = json.loads(raw, strict=False) if raw.strip() else {}
         except json.JSONDecodeError:
             return None
     return raw if isinstance(raw, dict) else None
@@ -160,7 +160,7 @@ def _bare_json_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     objects = _json_objects(body) if body.startswith("{") else []
     if body.startswith("["):
         try:
-            objects = [(0, len(body), json.loads(body))]
+            objects = [(0, len(body), json.loads(body, strict=False))]
         except json.JSONDecodeError:
             return [], text
     leftover = body

@@ -29,8 +29,8 @@ from adaptive_llm_local.agent import (
     TokenEvent,
     ToolError,
     ToolEvent,
+    nodes,
 )
-from adaptive_llm_local.agent import nodes
 from adaptive_llm_local.testing import ScriptedModel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,6 +142,9 @@ def test_fix_shows_the_diff_and_writes_only_after_approval(run: Path, state: Pat
     assert chat.kinds() == ["proposed"]
     with pytest.raises(PendingDecisionError, match="waits for your decision"):
         chat.say("what now?")
+    with pytest.raises(PendingDecisionError):
+        chat.seed(SeedContext(job_id="8"))
+    assert chat.say("/yolo").text.startswith("YOLO is off")  # settings still answer
 
     applied = chat.decide(approve=True)
     assert not applied.needs_approval
@@ -626,3 +629,15 @@ def test_bad_requests_get_clear_errors(run: Path, state: Path) -> None:
         Agent(None, root=run / "train.py", state_dir=state)
     chat.seed(tab_job(run))
     assert chat.seed(tab_job(run)).text == "This thread is already about job 7."
+
+
+def test_a_failing_model_call_leaves_the_thread_usable(run: Path, state: Path) -> None:
+    chat = Chat(run, state, ScriptedModel([RuntimeError("llama.cpp fell over"), "fine"]))
+    with pytest.raises(RuntimeError, match="fell over"):
+        chat.say("first question")
+    assert chat.say("second question").text == "fine"
+    assert [m["text"] for m in chat.agent.history("7")] == [
+        "first question",
+        "second question",
+        "fine",
+    ]

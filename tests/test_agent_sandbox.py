@@ -79,11 +79,11 @@ def test_symlink_out_is_refused(tree: tuple[Path, Path], box: Sandbox) -> None:
     os.symlink(outside / "secret.txt", root / "secret.txt")
     os.symlink(outside, root / "out")
     for path in ("secret.txt", "out/secret.txt", "out"):
-        with pytest.raises(ToolError, match="symbolic link .* outside"):
+        with pytest.raises(ToolError, match=r"symbolic link .* outside"):
             box.read_text(path)
-    with pytest.raises(ToolError, match="symbolic link .* outside"):
+    with pytest.raises(ToolError, match=r"symbolic link .* outside"):
         box.list_dir("out")
-    with pytest.raises(ToolError, match="symbolic link .* outside"):
+    with pytest.raises(ToolError, match=r"symbolic link .* outside"):
         box.write_text("secret.txt", "pwned", expected_sha256=sha256(SECRET))
     assert (outside / "secret.txt").read_text() == SECRET
 

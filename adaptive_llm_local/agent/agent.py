@@ -250,7 +250,7 @@ class Agent:
         if (values.get("job") or {}).get("job_id") == seed.job_id:
             return ChatResult(thread_id, f"This thread is already about job {seed.job_id}.")
         update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
-        return await _last_result(self._drive(thread_id, update=update))
+        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
 
     def stream(self, message: str, thread_id: str = "default") -> AsyncIterator[Event]:
         """:meth:`chat` as events: tokens, tool steps, an approval, then ``DoneEvent``."""

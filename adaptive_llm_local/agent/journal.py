@@ -217,21 +217,15 @@ class Journal:
 
     def last_backup(self, thread_id: str) -> Backup | None:
         """The most recent write of the thread that has not been undone."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT id, thread_id, call_id, kind, path, dest, before, after_sha FROM backups"
-                " WHERE thread_id = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
-                (thread_id,),
-            ).fetchone()
-        return Backup(*row) if row else None
+        return self._one_backup("thread_id = ? AND undone = 0 ORDER BY id DESC LIMIT 1", thread_id)
 
     def backup(self, backup_id: int) -> Backup | None:
+        return self._one_backup("id = ? AND undone = 0", backup_id)
+
+    def _one_backup(self, where: str, value: object) -> Backup | None:
+        query = f"SELECT id, thread_id, call_id, kind, path, dest, before, after_sha FROM backups WHERE {where}"
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT id, thread_id, call_id, kind, path, dest, before, after_sha FROM backups"
-                " WHERE id = ? AND undone = 0",
-                (backup_id,),
-            ).fetchone()
+            row = conn.execute(query, (value,)).fetchone()
         return Backup(*row) if row else None
 
     def mark_undone(self, backup_id: int) -> None:

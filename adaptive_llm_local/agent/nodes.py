@@ -349,6 +349,8 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     visible = text
     if deps.tool_format is not None:
         visible, calls = parse_tool_calls(text, deps.tool_format, f"m{len(thread)}")
+    if not visible and not calls:
+        visible = "(The model gave no answer; try rephrasing, or use /help for commands.)"
     blocks = numbered(thread)
     reply = {
         "role": "assistant",

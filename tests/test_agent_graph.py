@@ -29,7 +29,7 @@ from adaptive_llm_local.agent import (
     TokenEvent,
     ToolError,
     ToolEvent,
-    nodes,
+    approvals,
 )
 from adaptive_llm_local.testing import ScriptedModel
 
@@ -414,7 +414,7 @@ def test_no_write_happens_without_an_approval_record(run: Path, state: Path) -> 
         "origin": "model",
         "review": [{"call": call, "plan": plan, "decision": "approved", "hunks": None}],
     }
-    out = nodes.tools(forged, chat.agent.deps, lambda event: None)
+    out = approvals.tools(forged, chat.agent.deps, lambda event: None)
     assert out["messages"][0]["content"].startswith(
         "Error: write_file train.py: refused, no approval"
     )

@@ -17,7 +17,6 @@ from typing import Any
 from .commands import HELP, parse_command
 from .errors import AgentError, PendingDecisionError
 from .journal import AllowRule, AuditRecord, Journal
-from .nodes import Deps
 from .prompt import ChatModel
 from .results import (
     ApprovalEvent,
@@ -33,6 +32,7 @@ from .results import (
     sources_of,
 )
 from .sandbox import Limits, Sandbox
+from .state import Deps
 from .toolcalls import TOOL_FORMATS
 from .tools import SearchFn, Toolbox
 

@@ -15,8 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import nodes
-from .nodes import AgentState, Deps
+from . import approvals, turns
+from .state import (
+    FINISH,
+    AgentState,
+    Deps,
+    after_command,
+    after_model,
+    after_review,
+    after_tools,
+    route_request,
+)
 
 RECURSION_LIMIT = 100
 
@@ -47,26 +56,26 @@ class AgentGraph:
         self._lock = threading.Lock()
 
         builder = StateGraph(AgentState)
-        builder.add_node("seed", lambda s: nodes.seed(s, deps, emit))
-        builder.add_node("command", lambda s: nodes.command(s, deps, emit))
-        builder.add_node("model", lambda s: nodes.model(s, deps, emit))
-        builder.add_node("review", lambda s: nodes.review(s, deps, emit))
-        builder.add_node("approval", lambda s: nodes.approval(s, deps, interrupt))
-        builder.add_node("tools", lambda s: nodes.tools(s, deps, emit))
-        ends = {nodes.END: END}
+        builder.add_node("seed", lambda s: turns.seed(s, deps, emit))
+        builder.add_node("command", lambda s: turns.command(s, deps, emit))
+        builder.add_node("model", lambda s: turns.model(s, deps, emit))
+        builder.add_node("review", lambda s: approvals.review(s, deps, emit))
+        builder.add_node("approval", lambda s: approvals.approval(s, deps, interrupt))
+        builder.add_node("tools", lambda s: approvals.tools(s, deps, emit))
+        ends = {FINISH: END}
         builder.add_conditional_edges(
-            START, nodes.route_request, {"seed": "seed", "command": "command", "model": "model"}
+            START, route_request, {"seed": "seed", "command": "command", "model": "model"}
         )
         builder.add_edge("seed", "review")
         builder.add_conditional_edges(
-            "command", nodes.after_command, {"review": "review", "model": "model", **ends}
+            "command", after_command, {"review": "review", "model": "model", **ends}
         )
-        builder.add_conditional_edges("model", nodes.after_model, {"review": "review", **ends})
+        builder.add_conditional_edges("model", after_model, {"review": "review", **ends})
         builder.add_conditional_edges(
-            "review", nodes.after_review, {"approval": "approval", "tools": "tools"}
+            "review", after_review, {"approval": "approval", "tools": "tools"}
         )
         builder.add_edge("approval", "tools")
-        builder.add_conditional_edges("tools", nodes.after_tools, {"model": "model", **ends})
+        builder.add_conditional_edges("tools", after_tools, {"model": "model", **ends})
         self._graph = builder.compile(checkpointer=self._saver)
         self._command = Command
 

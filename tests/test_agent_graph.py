@@ -641,3 +641,10 @@ def test_a_failing_model_call_leaves_the_thread_usable(run: Path, state: Path) -
         "second question",
         "fine",
     ]
+
+
+def test_fix_explains_when_the_failing_file_cannot_be_edited(run: Path, state: Path) -> None:
+    (run / "tabs.py").write_bytes(b"\x00binary")
+    chat = Chat(run, state)
+    chat.seed(tab_job(run))
+    assert chat.say("/fix").text == "/fix: tabs.py is a binary file; it is not edited"

@@ -139,7 +139,7 @@ def _run_entry(thread_id: str, entry: Mapping[str, Any], deps: Deps) -> ToolResu
         )
     try:
         return deps.toolbox.apply(thread_id, call, plan, entry.get("hunks"))
-    except ToolError as exc:
+    except (ToolError, OSError) as exc:  # disk full, permissions: reported, not raised
         deps.journal.record(
             thread_id, call["id"], "failed", tool=call["name"], path=plan["path"], detail=str(exc)
         )

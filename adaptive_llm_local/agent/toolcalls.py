@@ -175,7 +175,7 @@ def _bare_json_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
 def starts_call(text: str) -> bool:
     """Whether streamed text has begun a tool call (front ends should not show it as prose)."""
     head = text.lstrip()
-    return head.startswith(("{", "[", "```")) or any(m in text for m in CALL_MARKERS)
+    return head.startswith(("{", "[{", "```json")) or any(m in text for m in CALL_MARKERS)
 
 
 def detect_tool_format(chat_template: str | None) -> str | None:

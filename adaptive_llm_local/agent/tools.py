@@ -265,8 +265,9 @@ class Toolbox:
         """Run a read tool; a refusal or failure comes back as ``ok=False``."""
         try:
             return self._read(name, args)
-        except ToolError as exc:
-            return ToolResult(False, f"Error: {exc}", f"{call_label(name, args)} (refused)")
+        except (ToolError, OSError) as exc:
+            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            return ToolResult(False, f"Error: {message}", f"{call_label(name, args)} (refused)")
 
     def _read(self, name: str, args: Mapping[str, Any]) -> ToolResult:
         if name == "read_file":

@@ -126,43 +126,41 @@ def _log_path(state: AgentState, deps: Deps, job_ref: str) -> str:
     return str(log)
 
 
+def _command_call(state: AgentState, deps: Deps, name: str, arg: str) -> tuple[str, dict[str, Any]]:
+    """The tool call a slash command stands for."""
+    if name == "read":
+        return "read_file", read_args(arg)
+    if name == "ls":
+        return "list_directory", {"dir_path": arg or "."}
+    if name == "search":
+        if not arg:
+            raise ToolError("/search needs a query")
+        return "search_index", {"query": arg}
+    if name == "jobs":
+        return "job_status", {}
+    if name == "log":
+        return "read_file", {"file_path": _log_path(state, deps, arg), "start_line": -_LOG_TAIL}
+    if name == "undo":
+        backup = deps.journal.last_backup(state["thread_id"])
+        if backup is None:
+            raise ToolError("nothing to undo in this thread")
+        return "undo_edit", {"backup_id": backup.id}
+    raise KeyError(name)
+
+
 def command(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     """Run a slash command: tool calls without the model choosing them."""
     cmd = parse_command(str(state["request"]["text"]))
     assert cmd is not None
     try:
-        if cmd.name == "read":
-            return {"pending": [_call(state, "read_file", read_args(cmd.arg))], "origin": "command"}
-        if cmd.name == "ls":
-            return {
-                "pending": [_call(state, "list_directory", {"dir_path": cmd.arg or "."})],
-                "origin": "command",
-            }
-        if cmd.name == "search":
-            if not cmd.arg:
-                raise ToolError("/search needs a query")
-            return {
-                "pending": [_call(state, "search_index", {"query": cmd.arg})],
-                "origin": "command",
-            }
-        if cmd.name == "jobs":
-            return {"pending": [_call(state, "job_status", {})], "origin": "command"}
-        if cmd.name == "log":
-            args = {"file_path": _log_path(state, deps, cmd.arg), "start_line": -_LOG_TAIL}
-            return {"pending": [_call(state, "read_file", args)], "origin": "command"}
         if cmd.name == "fix":
             return _fix(state, deps)
-        if cmd.name == "undo":
-            backup = deps.journal.last_backup(state["thread_id"])
-            if backup is None:
-                raise ToolError("nothing to undo in this thread")
-            return {
-                "pending": [_call(state, "undo_edit", {"backup_id": backup.id})],
-                "origin": "command",
-            }
+        tool, args = _command_call(state, deps, cmd.name, cmd.arg)
     except ToolError as exc:
         return {"messages": [note(f"/{cmd.name}: {exc}")], "pending": []}
-    return {"messages": [note(f"Unknown command /{cmd.name}.\n\n{HELP}")], "pending": []}
+    except KeyError:
+        return {"messages": [note(f"Unknown command /{cmd.name}.\n\n{HELP}")], "pending": []}
+    return {"pending": [_call(state, tool, args)], "origin": "command"}
 
 
 def _fix(state: AgentState, deps: Deps) -> dict[str, Any]:

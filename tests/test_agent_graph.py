@@ -648,3 +648,19 @@ def test_fix_explains_when_the_failing_file_cannot_be_edited(run: Path, state: P
     chat = Chat(run, state)
     chat.seed(tab_job(run))
     assert chat.say("/fix").text == "/fix: tabs.py is a binary file; it is not edited"
+
+
+def test_observations_join_the_thread_as_citable_blocks(run: Path, state: Path) -> None:
+    prompts: list[list[dict[str, str]]] = []
+
+    def answer(messages: list[dict[str, str]]) -> str:
+        prompts.append(messages)
+        return "Yes: attempt 2 finished [4]."
+
+    chat = Chat(run, state, ScriptedModel([answer]))
+    chat.seed(tab_job(run))
+    seen = asyncio.run(chat.agent.observe("7", "job 7, attempt 2", "state: done (exit 0)"))
+    assert seen.text == "[4] job 7, attempt 2"
+    result = chat.say("did the fix work?")
+    assert result.cited == [4]
+    assert "[4] job 7, attempt 2\nstate: done (exit 0)" in prompts[0][1]["content"]

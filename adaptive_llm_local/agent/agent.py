@@ -252,6 +252,12 @@ class Agent:
         update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
         return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
 
+    async def observe(self, thread_id: str, label: str, content: str) -> ChatResult:
+        """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
+        thread as a numbered block that answers can cite."""
+        update = self._turn(thread_id, {"kind": "observe", "label": label, "content": content}, [])
+        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
+
     def stream(self, message: str, thread_id: str = "default") -> AsyncIterator[Event]:
         """:meth:`chat` as events: tokens, tool steps, an approval, then ``DoneEvent``."""
         if not isinstance(message, str) or not message.strip():
@@ -442,7 +448,7 @@ def _result(
                 sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
         elif m["role"] == "tool" and m.get("origin") == "command":
             texts.append(str(m["content"]))
-        elif m["role"] == "tool" and m.get("origin") == "seed":
+        elif m["role"] == "tool" and m.get("origin") in ("seed", "observe"):
             texts.append(f"[{m['n']}] {m['label']}")
     if pending is not None and not texts:
         texts.append("; ".join(a.summary for a in pending.actions) + ": approve?")

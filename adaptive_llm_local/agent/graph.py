@@ -57,6 +57,7 @@ class AgentGraph:
 
         builder = StateGraph(AgentState)
         builder.add_node("seed", lambda s: turns.seed(s, deps, emit))
+        builder.add_node("observe", lambda s: turns.observe(s, deps, emit))
         builder.add_node("command", lambda s: turns.command(s, deps, emit))
         builder.add_node("model", lambda s: turns.model(s, deps, emit))
         builder.add_node("review", lambda s: approvals.review(s, deps, emit))
@@ -64,9 +65,12 @@ class AgentGraph:
         builder.add_node("tools", lambda s: approvals.tools(s, deps, emit))
         ends = {FINISH: END}
         builder.add_conditional_edges(
-            START, route_request, {"seed": "seed", "command": "command", "model": "model"}
+            START,
+            route_request,
+            {"seed": "seed", "observe": "observe", "command": "command", "model": "model"},
         )
         builder.add_edge("seed", "review")
+        builder.add_edge("observe", END)
         builder.add_conditional_edges(
             "command", after_command, {"review": "review", "model": "model", **ends}
         )

@@ -30,7 +30,7 @@ class AgentState(TypedDict, total=False):
 
     thread_id: str
     messages: Annotated[list[dict[str, Any]], operator.add]
-    request: dict[str, Any]  # this turn's input: {"kind": "message" | "seed", ...}
+    request: dict[str, Any]  # this turn's input: {"kind": "message" | "seed" | "observe"}
     origin: str  # who asked for the pending calls: "model", "command" or "seed"
     pending: list[dict[str, Any]]  # tool calls waiting for review
     review: list[dict[str, Any]]  # reviewed calls with their plan and decision
@@ -83,8 +83,8 @@ def tool_message(
 
 def route_request(state: AgentState) -> str:
     request = state.get("request") or {}
-    if request.get("kind") == "seed":
-        return "seed"
+    if request.get("kind") in ("seed", "observe"):
+        return str(request["kind"])
     if parse_command(str(request.get("text", ""))) is not None:
         return "command"
     return "model"

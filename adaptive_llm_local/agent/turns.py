@@ -105,6 +105,17 @@ def seed(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     }
 
 
+def observe(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+    """Add something that happened outside the chat (a job's next attempt) as a block."""
+    request = state["request"]
+    messages = state.get("messages", [])
+    call = {"id": f"o{len(messages)}", "name": "observation", "args": {}}
+    result = ToolResult(True, str(request["content"]), str(request["label"]))
+    message = tool_message(call, result, next_n(messages), "observe")
+    emit({"type": "tool", "message": message})
+    return {"messages": [message], "pending": []}
+
+
 # --- commands ------------------------------------------------------------------------
 
 

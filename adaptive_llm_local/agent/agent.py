@@ -1,0 +1,468 @@
+"""``Agent``: chat about a run, with sandboxed tools and approvals, for any front end.
+
+Front ends (the manager's ``llm.chat``, the terminal, the notebook widget) stay thin:
+``await agent.chat(message, thread_id)`` returns a :class:`ChatResult` that either has
+the reply or a :class:`PendingApproval` with its diff; ``await agent.decide(...)``
+answers it; :meth:`Agent.stream` yields tokens and tool steps as they happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .commands import HELP, parse_command
+from .errors import AgentError, PendingDecisionError
+from .journal import AllowRule, AuditRecord, Journal
+from .prompt import ChatModel
+from .results import (
+    ApprovalEvent,
+    ChatResult,
+    DoneEvent,
+    Event,
+    PendingApproval,
+    ProposedAction,
+    SeedContext,
+    TokenEvent,
+    ToolEvent,
+    ToolStep,
+    sources_of,
+)
+from .sandbox import Limits, Sandbox
+from .state import Deps
+from .toolcalls import TOOL_FORMATS
+from .tools import SearchFn, Toolbox
+
+CHECKPOINTS_FILE = "threads.sqlite3"
+JOURNAL_FILE = "agent.sqlite3"
+ALWAYS = ("tool", "path")
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+class Agent:
+    """A chat agent over one run folder.
+
+    Parameters
+    ----------
+    model
+        A chat model with ``chat(messages, max_tokens=, temperature=, schema=,
+        on_token=)``, ``count_tokens``, ``n_ctx`` and ``name`` (``runtime.LocalModel``),
+        or ``None``: slash commands still work.
+    root
+        The sandbox: the only folder the file tools may read or write.
+    state_dir
+        Where thread checkpoints (``threads.sqlite3``) and the audit log, allow rules
+        and undo backups (``agent.sqlite3``) live.
+    search
+        ``search(query, k)`` over the index (hits with ``kind``, ``source``, ``lines``,
+        ``text``); enables ``search_index``, ``/search`` and searching for questions.
+    jobs
+        An object with ``jobs()`` returning the run's jobs as mappings (``job_id``,
+        ``job_name``, ``state``, ``log``); enables ``job_status``, ``/jobs``, ``/log JOB``.
+    tool_format
+        ``"hermes"``, ``"llama3"`` or ``"json"`` when the model can call tools;
+        ``None`` when it cannot; ``"auto"`` reads the model's ``tool_format`` attribute.
+    yolo
+        Apply writes without asking. Read at every decision; change it any time.
+    redact
+        Applied to every text before it reaches the model (e.g. ``triage.redact``).
+    max_tokens, temperature
+        Per answer. Greedy decoding (0.0) keeps small models closest to the context.
+    max_steps
+        Model calls per turn when the model calls tools.
+    auto_search
+        For a model that cannot call tools: search the index for each question and
+        put the hits in the thread as a ``search_index`` step.
+    """
+
+    def __init__(
+        self,
+        model: ChatModel | None,
+        *,
+        root: str | Path,
+        state_dir: str | Path,
+        search: SearchFn | None = None,
+        jobs: Any = None,
+        tool_format: str | None = "auto",
+        yolo: bool = False,
+        redact: Callable[[str], str] | None = None,
+        max_tokens: int = 320,
+        temperature: float = 0.0,
+        max_steps: int = 6,
+        auto_search: bool = True,
+        limits: Limits | None = None,
+    ) -> None:
+        if tool_format == "auto":
+            tool_format = getattr(model, "tool_format", None)
+        if tool_format is not None and tool_format not in TOOL_FORMATS:
+            raise AgentError(
+                f"unknown tool-call format {tool_format!r}; use one of {', '.join(TOOL_FORMATS)} or None"
+            )
+        self.model = model
+        self.yolo = yolo
+        self.state_dir = Path(state_dir)
+        self.sandbox = Sandbox(root, limits)
+        self.journal = Journal(self.state_dir / JOURNAL_FILE)
+        self.toolbox = Toolbox(self.sandbox, self.journal, search=search, jobs=jobs)
+        self.deps = Deps(
+            toolbox=self.toolbox,
+            journal=self.journal,
+            model=model,
+            tool_format=tool_format,
+            yolo=lambda: self.yolo,
+            redact=redact or _identity,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            max_steps=max_steps,
+            auto_search=auto_search,
+        )
+        self._graph: Any = None
+        self._graph_lock = threading.Lock()
+        self._turn_locks: dict[str, threading.Lock] = {}
+
+    @property
+    def root(self) -> Path:
+        return self.sandbox.root
+
+    @property
+    def tool_format(self) -> str | None:
+        return self.deps.tool_format
+
+    # --- graph ----------------------------------------------------------------------
+
+    def graph(self) -> Any:
+        """The compiled graph (built, and langgraph imported, on first use)."""
+        with self._graph_lock:
+            if self._graph is None:
+                from .graph import AgentGraph
+
+                self._graph = AgentGraph(self.deps, self.state_dir / CHECKPOINTS_FILE)
+            return self._graph
+
+    def close(self) -> None:
+        with self._graph_lock:
+            if self._graph is not None:
+                self._graph.close()
+                self._graph = None
+        self.journal.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading a thread -----------------------------------------------------------
+
+    def pending(self, thread_id: str) -> PendingApproval | None:
+        """The writes the thread waits on, or ``None``."""
+        _, interrupts = self.graph().snapshot(thread_id)
+        return _pending(thread_id, interrupts)
+
+    def history(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's messages: ``role`` and ``text``; tool steps add ``tool``,
+        ``label``, ``ok``, ``n``, ``args``; answers add ``cited``."""
+        values, _ = self.graph().snapshot(thread_id)
+        out = []
+        for m in values.get("messages", []):
+            if m["role"] == "tool":
+                out.append(
+                    {
+                        "role": "tool",
+                        "text": m["content"],
+                        "tool": m["name"],
+                        "label": m.get("label"),
+                        "ok": m.get("ok", True),
+                        "n": m.get("n"),
+                        "args": m.get("args", {}),
+                    }
+                )
+            elif m["role"] == "assistant":
+                out.append(
+                    {
+                        "role": "assistant",
+                        "text": m.get("visible", m["content"]),
+                        "cited": m.get("cited", []),
+                    }
+                )
+            else:
+                out.append({"role": "user", "text": m["content"]})
+        return out
+
+    def allowed(self, thread_id: str) -> list[AllowRule]:
+        """This thread's "allow always" rules."""
+        return self.journal.rules(thread_id)
+
+    def revoke(self, thread_id: str, rule_id: int) -> bool:
+        """Remove an "allow always" rule; ``False`` when the thread has no such rule."""
+        return self.journal.revoke(thread_id, rule_id)
+
+    def audit(self, thread_id: str | None = None) -> list[AuditRecord]:
+        """Every proposed, approved, denied, automatic, applied and failed action."""
+        return self.journal.events(thread_id)
+
+    # --- turns ----------------------------------------------------------------------
+
+    async def chat(self, message: str, thread_id: str = "default") -> ChatResult:
+        """One turn: the reply, or the pending approval with its diff."""
+        return await _last_result(self.stream(message, thread_id))
+
+    async def decide(
+        self,
+        thread_id: str,
+        approve: bool = True,
+        *,
+        hunks: Sequence[int] | None = None,
+        always: str | None = None,
+        decisions: Mapping[str, Any] | None = None,
+    ) -> ChatResult:
+        """Answer a pending approval and finish the turn.
+
+        Parameters
+        ----------
+        approve
+            Approve (``True``) or deny (``False``) every waiting write.
+        hunks
+            Approve only these hunks (numbered from 1) of the one waiting edit.
+        always
+            With ``approve``: also allow this ``"tool"`` or this ``"path"`` from now
+            on in this thread without asking (see :meth:`allowed`, :meth:`revoke`).
+        decisions
+            Per call instead: ``{call_id: bool | {"approve", "hunks", "always"}}``.
+        """
+        return await _last_result(
+            self.stream_decide(thread_id, approve, hunks=hunks, always=always, decisions=decisions)
+        )
+
+    async def seed_thread(self, thread_id: str, context: SeedContext | Any) -> ChatResult:
+        """Start a thread from a failed job: diagnosis, log excerpt and failing code, read
+        through the sandboxed read tool so that they show as tool steps. A thread already
+        about this job is left as it is."""
+        seed = context if isinstance(context, SeedContext) else SeedContext.from_diagnosis(context)
+        graph = await asyncio.to_thread(self.graph)
+        values, _ = await asyncio.to_thread(graph.snapshot, thread_id)
+        if (values.get("job") or {}).get("job_id") == seed.job_id:
+            return ChatResult(thread_id, f"This thread is already about job {seed.job_id}.")
+        update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
+        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
+
+    async def observe(self, thread_id: str, label: str, content: str) -> ChatResult:
+        """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
+        thread as a numbered block that answers can cite."""
+        update = self._turn(thread_id, {"kind": "observe", "label": label, "content": content}, [])
+        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
+
+    def stream(self, message: str, thread_id: str = "default") -> AsyncIterator[Event]:
+        """:meth:`chat` as events: tokens, tool steps, an approval, then ``DoneEvent``."""
+        if not isinstance(message, str) or not message.strip():
+            raise AgentError("an empty message; type a question or /help")
+        command = parse_command(message)
+        if command is not None and command.is_meta:
+            return _single(ChatResult(thread_id, self._meta(thread_id, command.name, command.arg)))
+        user = {"role": "user", "content": message.strip(), "command": command is not None}
+        update = self._turn(thread_id, {"kind": "message", "text": message.strip()}, [user])
+        return self._drive(thread_id, update=update, refuse_if_pending=True)
+
+    def stream_decide(
+        self,
+        thread_id: str,
+        approve: bool = True,
+        *,
+        hunks: Sequence[int] | None = None,
+        always: str | None = None,
+        decisions: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Event]:
+        """:meth:`decide` as events."""
+
+        def resume(pending: PendingApproval | None) -> dict[str, Any]:
+            if pending is None:
+                raise AgentError(f"nothing in thread {thread_id!r} waits for a decision")
+            return {"decisions": _decisions(pending, approve, hunks, always, decisions)}
+
+        return self._drive(thread_id, resume=resume)
+
+    @staticmethod
+    def _turn(
+        thread_id: str, request: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "thread_id": thread_id,
+            "messages": messages,
+            "request": request,
+            "steps": 0,
+            "pending": [],
+            "review": [],
+        }
+
+    def _meta(self, thread_id: str, name: str, arg: str) -> str:
+        if name == "yolo":
+            if arg.lower() in ("on", "off"):
+                self.yolo = arg.lower() == "on"
+            elif arg:
+                return "Use /yolo on or /yolo off."
+            if self.yolo:
+                return "YOLO is on: changes are applied without asking (each is still logged). /yolo off to ask again."
+            return "YOLO is off: every change waits for your approval."
+        if name == "allow":
+            rules = self.allowed(thread_id)
+            if not rules:
+                return 'No "allow always" rules in this thread.'
+            return "\n".join(r.describe() for r in rules) + "\n/revoke N removes rule N."
+        if name == "revoke":
+            if not arg.lstrip("#").isdigit():
+                return "Use /revoke N (see /allow for the numbers)."
+            removed = self.revoke(thread_id, int(arg.lstrip("#")))
+            return (
+                f"Rule #{arg.lstrip('#')} revoked."
+                if removed
+                else f"This thread has no rule #{arg.lstrip('#')}."
+            )
+        return HELP
+
+    async def _drive(
+        self,
+        thread_id: str,
+        *,
+        update: dict[str, Any] | None = None,
+        resume: Callable[[PendingApproval | None], Any] | None = None,
+        refuse_if_pending: bool = False,
+    ) -> AsyncIterator[Event]:
+        """Run one turn of the graph in a worker thread, relaying its events.
+
+        A new turn passes ``update``; a decision passes ``resume``, which turns the
+        pending approval into the resume value (or raises before anything runs).
+        """
+        with self._graph_lock:
+            lock = self._turn_locks.setdefault(thread_id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise AgentError(f"a turn is already running in thread {thread_id!r}; wait for it")
+        try:
+            graph = await asyncio.to_thread(self.graph)
+            values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
+            if refuse_if_pending and interrupts:
+                raise PendingDecisionError(
+                    f"thread {thread_id!r} waits for your decision on a change; approve or deny it first"
+                )
+            resume_value = resume(_pending(thread_id, interrupts)) if resume is not None else None
+            seen = len(values.get("messages", []))
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+            def relay(event: dict[str, Any]) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, ("event", event))
+
+            def work() -> None:
+                try:
+                    graph.run(thread_id, relay, update=update, resume=resume_value)
+                    loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+            worker = loop.run_in_executor(None, work)
+            try:
+                while True:
+                    kind, value = await queue.get()
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        break
+                    if value["type"] == "token":
+                        yield TokenEvent(value["text"])
+                    elif value["type"] == "tool":
+                        yield ToolEvent(ToolStep.from_message(value["message"]))
+            finally:
+                await asyncio.shield(worker)
+            values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
+            pending = _pending(thread_id, interrupts)
+            result = _result(thread_id, values.get("messages", [])[seen:], pending)
+            if pending is not None:
+                yield ApprovalEvent(pending)
+            yield DoneEvent(result)
+        finally:
+            lock.release()
+
+
+def _pending(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:
+    actions = [ProposedAction.from_payload(a) for payload in interrupts for a in payload["actions"]]
+    return PendingApproval(thread_id, tuple(actions)) if actions else None
+
+
+def _decisions(
+    pending: PendingApproval,
+    approve: bool,
+    hunks: Sequence[int] | None,
+    always: str | None,
+    decisions: Mapping[str, Any] | None,
+) -> dict[str, dict[str, Any]]:
+    """Validated per-call decisions for the resume value (bad input never resumes)."""
+    actions = {a.call_id: a for a in pending.actions}
+    if decisions is None:
+        if hunks is not None:
+            edits = [a for a in pending.actions if a.hunks]
+            if len(edits) != 1:
+                raise AgentError(
+                    "several changes wait; give hunks per change with decisions={call_id: ...}"
+                )
+            decisions = {a.call_id: {"approve": approve, "always": always} for a in pending.actions}
+            decisions[edits[0].call_id]["hunks"] = list(hunks)
+        else:
+            decisions = {call_id: {"approve": approve, "always": always} for call_id in actions}
+    out = {}
+    for call_id, raw in decisions.items():
+        if call_id not in actions:
+            raise AgentError(f"no change {call_id!r} waits in thread {pending.thread_id!r}")
+        decision = {"approve": raw} if isinstance(raw, bool) else dict(raw)
+        if decision.get("always") not in (None, *ALWAYS):
+            raise AgentError(f"always= must be 'tool' or 'path', not {decision['always']!r}")
+        if decision.get("always") and not decision.get("approve"):
+            raise AgentError("always= only goes with an approval")
+        chosen = decision.get("hunks")
+        if chosen is not None:
+            n = len(actions[call_id].hunks)
+            bad = [h for h in chosen if not isinstance(h, int) or not 1 <= h <= n]
+            if bad:
+                raise AgentError(f"{actions[call_id].path} has hunks 1-{n}; got {bad}")
+            decision["hunks"] = sorted(set(chosen))
+        out[call_id] = decision
+    return out
+
+
+def _result(
+    thread_id: str, messages: Sequence[Mapping[str, Any]], pending: PendingApproval | None
+) -> ChatResult:
+    """A turn's result from the messages it added."""
+    steps = [ToolStep.from_message(m) for m in messages if m["role"] == "tool"]
+    texts: list[str] = []
+    sources: list[Any] = []
+    cited: list[int] = []
+    for m in messages:
+        if m["role"] == "assistant" and m.get("visible"):
+            texts.append(str(m["visible"]))
+            if "sources" in m:
+                sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
+        elif m["role"] == "tool" and m.get("origin") == "command":
+            texts.append(str(m["content"]))
+        elif m["role"] == "tool" and m.get("origin") in ("seed", "observe"):
+            texts.append(f"[{m['n']}] {m['label']}")
+    if pending is not None and not texts:
+        texts.append("; ".join(a.summary for a in pending.actions) + ": approve?")
+    return ChatResult(thread_id, "\n\n".join(texts), steps, sources, cited, pending)
+
+
+async def _single(result: ChatResult) -> AsyncIterator[Event]:
+    yield DoneEvent(result)
+
+
+async def _last_result(events: AsyncIterator[Event]) -> ChatResult:
+    result = None
+    async for event in events:
+        if isinstance(event, DoneEvent):
+            result = event.result
+    assert result is not None
+    return result

@@ -1,0 +1,160 @@
+"""What happens to the tool calls of a turn: review, approval, then running them.
+
+``review`` validates every pending call and decides who decides: nobody (reads),
+the policy (YOLO, read at this moment, or an "allow always" rule), or a person; it
+records ``proposed``/``automatic`` in the journal. ``approval`` is the only step that
+pauses (langgraph's ``interrupt``): everything before the pause is a pure function of
+the saved state, because the step runs again from its first line on resume. ``tools``
+runs reads, approved and automatic writes, and reports every denial to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ToolError
+from .state import AgentState, Ask, Deps, Emit, next_n, tool_message
+from .tools import READ, ToolResult, call_label
+
+
+def _rule_for(deps: Deps, thread_id: str, name: str, plan: Mapping[str, Any]) -> int | None:
+    paths = {plan.get("path"), plan.get("dest")} - {None}
+    for rule in deps.journal.rules(thread_id):
+        if (rule.kind == "tool" and rule.value == name) or (
+            rule.kind == "path" and rule.value in paths
+        ):
+            return rule.id
+    return None
+
+
+def review(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+    """Validate each pending call and decide who decides: nobody (reads), policy, or a person."""
+    thread_id = state["thread_id"]
+    origin = state.get("origin", "model")
+    entries = []
+    for call in state.get("pending", []):
+        entry: dict[str, Any] = {"call": call, "plan": None, "error": None, "hunks": None}
+        try:
+            if deps.toolbox.access(call["name"]) == READ:
+                entry["decision"] = "read"
+                entries.append(entry)
+                continue
+            plan = deps.toolbox.plan(thread_id, call["name"], call.get("args", {}))
+        except ToolError as exc:
+            entry.update(decision="invalid", error=str(exc))
+            entries.append(entry)
+            continue
+        entry["plan"] = plan
+        record = {"tool": call["name"], "path": plan["path"], "diff": plan["diff"]}
+        deps.journal.record(
+            thread_id, call["id"], "proposed", actor=origin, detail=plan["summary"], **record
+        )
+        rule = _rule_for(deps, thread_id, call["name"], plan)
+        if deps.yolo():
+            entry["decision"] = "automatic"
+            deps.journal.record(thread_id, call["id"], "automatic", actor="yolo", **record)
+        elif rule is not None:
+            entry["decision"] = "automatic"
+            deps.journal.record(
+                thread_id, call["id"], "automatic", actor=f"allow rule #{rule}", **record
+            )
+        else:
+            entry["decision"] = "ask"
+        entries.append(entry)
+    return {"review": entries}
+
+
+def approval_request(state: AgentState) -> dict[str, Any]:
+    """What the person is asked: each write waiting for them, with its diff and hunks."""
+    actions = []
+    for entry in state.get("review", []):
+        if entry["decision"] != "ask":
+            continue
+        plan = entry["plan"]
+        actions.append(
+            {
+                "call_id": entry["call"]["id"],
+                "tool": entry["call"]["name"],
+                "kind": plan["kind"],
+                "path": plan["path"],
+                "dest": plan.get("dest"),
+                "summary": plan["summary"],
+                "diff": plan["diff"],
+                "hunks": plan["hunks"],
+            }
+        )
+    return {"thread_id": state["thread_id"], "actions": actions}
+
+
+def approval(state: AgentState, deps: Deps, ask: Ask) -> dict[str, Any]:
+    """Pause for a person's decision on every write that needs one, then record it."""
+    answer = ask(approval_request(state))  # everything above this line is pure
+    decisions: Mapping[str, Mapping[str, Any]] = (answer or {}).get("decisions", {})
+    thread_id = state["thread_id"]
+    entries = []
+    for entry in state.get("review", []):
+        entry = dict(entry)
+        if entry["decision"] == "ask":
+            call, plan = entry["call"], entry["plan"]
+            decision = decisions.get(call["id"], {"approve": False})
+            hunks = decision.get("hunks")
+            approve = bool(decision.get("approve")) and hunks != []
+            record = {"tool": call["name"], "path": plan["path"], "actor": "user"}
+            if approve:
+                entry.update(decision="approved", hunks=hunks)
+                detail = None
+                if hunks is not None:
+                    detail = f"hunks {', '.join(map(str, hunks))} of {len(plan['hunks'])}"
+                deps.journal.record(
+                    thread_id, call["id"], "approved", diff=plan["diff"], detail=detail, **record
+                )
+                always = decision.get("always")
+                if always == "tool":
+                    deps.journal.allow(thread_id, "tool", call["name"])
+                elif always == "path":
+                    deps.journal.allow(thread_id, "path", plan["path"])
+            else:
+                entry["decision"] = "denied"
+                deps.journal.record(thread_id, call["id"], "denied", diff=plan["diff"], **record)
+        entries.append(entry)
+    return {"review": entries}
+
+
+def _run_entry(thread_id: str, entry: Mapping[str, Any], deps: Deps) -> ToolResult:
+    call, decision = entry["call"], entry["decision"]
+    args = call.get("args", {})
+    if decision == "invalid":
+        return ToolResult(
+            False, f"Error: {entry['error']}", f"{call_label(call['name'], args)} (refused)"
+        )
+    if decision == "read":
+        return deps.toolbox.run_read(call["name"], args)
+    plan = entry["plan"]
+    if decision == "denied":
+        return ToolResult(
+            False,
+            f"Denied by the user: {plan['summary']} was not applied.",
+            f"{call_label(call['name'], args)} (denied)",
+        )
+    try:
+        return deps.toolbox.apply(thread_id, call, plan, entry.get("hunks"))
+    except (ToolError, OSError) as exc:  # disk full, permissions: reported, not raised
+        deps.journal.record(
+            thread_id, call["id"], "failed", tool=call["name"], path=plan["path"], detail=str(exc)
+        )
+        return ToolResult(False, f"Error: {exc}", f"{call_label(call['name'], args)} (failed)")
+
+
+def tools(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+    """Run the reviewed calls: reads, approved or automatic writes; denials are reported."""
+    thread_id = state["thread_id"]
+    n = next_n(state.get("messages", []))
+    messages = []
+    for entry in state.get("review", []):
+        result = _run_entry(thread_id, entry, deps)
+        message = tool_message(entry["call"], result, n, state.get("origin", "model"))
+        n += 1
+        emit({"type": "tool", "message": message})
+        messages.append(message)
+    return {"messages": messages, "pending": [], "review": []}

@@ -1,0 +1,110 @@
+"""The only module that imports langgraph: the chat's graph and its SQLite checkpoints.
+
+``model -> review -> (approval interrupt) -> tools -> model``, with slash commands
+and thread seeding as other ways in. Threads are checkpointed in SQLite by
+langgraph-checkpoint-sqlite, so a pending approval survives a restart: a new process
+(or a new graph over the same file) resumes it with ``Command(resume=...)``.
+langgraph is imported on first use (about a second), never at package import.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import approvals, turns
+from .state import (
+    FINISH,
+    AgentState,
+    Deps,
+    after_command,
+    after_model,
+    after_review,
+    after_tools,
+    route_request,
+)
+
+RECURSION_LIMIT = 100
+
+
+class AgentGraph:
+    """A compiled chat graph over one checkpoint file.
+
+    Parameters
+    ----------
+    deps
+        Tools, journal, model and live settings the steps use.
+    path
+        SQLite file for the thread checkpoints (created when missing).
+    """
+
+    def __init__(self, deps: Deps, path: Path) -> None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+        from langgraph.config import get_stream_writer
+        from langgraph.graph import END, START, StateGraph
+        from langgraph.types import Command, interrupt
+
+        def emit(event: dict[str, Any]) -> None:
+            get_stream_writer()(event)
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._saver = SqliteSaver(self._conn)
+        self._lock = threading.Lock()
+
+        builder = StateGraph(AgentState)
+        builder.add_node("seed", lambda s: turns.seed(s, deps, emit))
+        builder.add_node("observe", lambda s: turns.observe(s, deps, emit))
+        builder.add_node("command", lambda s: turns.command(s, deps, emit))
+        builder.add_node("model", lambda s: turns.model(s, deps, emit))
+        builder.add_node("review", lambda s: approvals.review(s, deps, emit))
+        builder.add_node("approval", lambda s: approvals.approval(s, deps, interrupt))
+        builder.add_node("tools", lambda s: approvals.tools(s, deps, emit))
+        ends = {FINISH: END}
+        builder.add_conditional_edges(
+            START,
+            route_request,
+            {"seed": "seed", "observe": "observe", "command": "command", "model": "model"},
+        )
+        builder.add_edge("seed", "review")
+        builder.add_edge("observe", END)
+        builder.add_conditional_edges(
+            "command", after_command, {"review": "review", "model": "model", **ends}
+        )
+        builder.add_conditional_edges("model", after_model, {"review": "review", **ends})
+        builder.add_conditional_edges(
+            "review", after_review, {"approval": "approval", "tools": "tools"}
+        )
+        builder.add_edge("approval", "tools")
+        builder.add_conditional_edges("tools", after_tools, {"model": "model", **ends})
+        self._graph = builder.compile(checkpointer=self._saver)
+        self._command = Command
+
+    @staticmethod
+    def _config(thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+
+    def run(
+        self,
+        thread_id: str,
+        on_event: Callable[[dict[str, Any]], None],
+        *,
+        update: dict[str, Any] | None = None,
+        resume: Any = None,
+    ) -> None:
+        """Run a turn: start one with ``update`` (new state values), or resume a pause."""
+        graph_input: Any = self._command(resume=resume) if update is None else update
+        for event in self._graph.stream(graph_input, self._config(thread_id), stream_mode="custom"):
+            on_event(event)
+
+    def snapshot(self, thread_id: str) -> tuple[dict[str, Any], list[Any]]:
+        """The thread's values and the payloads of the interrupts still waiting for an answer."""
+        state = self._graph.get_state(self._config(thread_id))
+        return dict(state.values or {}), [i.value for i in state.interrupts]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

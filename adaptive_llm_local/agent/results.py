@@ -1,0 +1,207 @@
+"""What the agent hands to front ends: results, pending approvals, streamed events, seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One tool call of a turn and what it returned (``n`` numbers it for citations)."""
+
+    call_id: str
+    tool: str
+    args: dict[str, Any]
+    ok: bool
+    content: str
+    label: str
+    n: int | None = None
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> ToolStep:
+        return cls(
+            message["call_id"],
+            message["name"],
+            dict(message.get("args", {})),
+            bool(message.get("ok", True)),
+            str(message.get("content", "")),
+            str(message.get("label", "")),
+            message.get("n"),
+        )
+
+
+@dataclass(frozen=True)
+class ProposedAction:
+    """A write waiting for approval: the diff (or the move) and its hunks, numbered from 1."""
+
+    call_id: str
+    tool: str
+    kind: str  # "edit", "create", "move", "restore", "delete"
+    path: str
+    dest: str | None
+    summary: str
+    diff: str
+    hunks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_payload(cls, action: Mapping[str, Any]) -> ProposedAction:
+        return cls(
+            action["call_id"],
+            action["tool"],
+            action["kind"],
+            action["path"],
+            action.get("dest"),
+            action["summary"],
+            action["diff"],
+            tuple(action.get("hunks", ())),
+        )
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """Everything a thread waits for; answer with ``Agent.decide``."""
+
+    thread_id: str
+    actions: tuple[ProposedAction, ...]
+
+    @property
+    def diff(self) -> str:
+        return "".join(a.diff for a in self.actions)
+
+    def describe(self) -> str:
+        """The approval prompt for a terminal: what changes, then the diff."""
+        parts = []
+        for action in self.actions:
+            parts.append(f"{action.summary}:\n{action.diff}")
+            if len(action.hunks) > 1:
+                parts.append(f"({len(action.hunks)} hunks: you may approve some of them)")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A numbered block of the thread an answer may cite as ``[n]``."""
+
+    n: int
+    label: str
+
+
+@dataclass
+class ChatResult:
+    """The outcome of one turn: the reply, the tool steps, and any pending approval."""
+
+    thread_id: str
+    text: str
+    steps: list[ToolStep] = field(default_factory=list)
+    sources: list[SourceRef] = field(default_factory=list)
+    cited: list[int] = field(default_factory=list)
+    pending: PendingApproval | None = None
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.pending is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of the model's answer as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolEvent:
+    """A tool step finished."""
+
+    step: ToolStep
+
+
+@dataclass(frozen=True)
+class ApprovalEvent:
+    """The turn paused: these writes wait for a decision."""
+
+    pending: PendingApproval
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    """The turn is over (finished or paused); always the last event."""
+
+    result: ChatResult
+
+
+Event = TokenEvent | ToolEvent | ApprovalEvent | DoneEvent
+
+_DIAGNOSIS_FIELDS = (
+    "job_id",
+    "job_name",
+    "category",
+    "exception",
+    "key_line",
+    "key_line_number",
+    "root_cause",
+    "suggested_fix",
+    "log_path",
+)
+
+
+@dataclass(frozen=True)
+class SeedContext:
+    """The failed job a thread starts from.
+
+    Parameters
+    ----------
+    job_id
+        The job; also the natural thread id.
+    log_path
+        The job's log; an excerpt around ``key_line_number`` (or its end) is read.
+    frame
+        ``(path, line)`` of the user's code that failed; found in the log when ``None``.
+    job_script
+        The job's batch script, for ``/fix`` of time and memory limits; searched for
+        in the run folder when ``None``.
+    """
+
+    job_id: str
+    job_name: str | None = None
+    category: str | None = None
+    exception: str | None = None
+    key_line: str | None = None
+    key_line_number: int | None = None
+    root_cause: str | None = None
+    suggested_fix: str | None = None
+    log_path: str | None = None
+    frame: tuple[str, int] | None = None
+    job_script: str | None = None
+
+    @classmethod
+    def from_diagnosis(cls, diagnosis: Any, **overrides: Any) -> SeedContext:
+        """From any object with a ``Diagnosis``'s attributes (or a mapping of them)."""
+        values: dict[str, Any] = {}
+        for name in _DIAGNOSIS_FIELDS:
+            if isinstance(diagnosis, Mapping):
+                value = diagnosis.get(name, diagnosis.get("log") if name == "log_path" else None)
+            else:
+                value = getattr(diagnosis, name, None)
+            if value is not None:
+                values[name] = value
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "job_id" not in values:
+            raise ValueError("a seed needs the job id of the failed job")
+        values["job_id"] = str(values["job_id"])
+        return cls(**values)
+
+    def to_state(self) -> dict[str, Any]:
+        state = asdict(self)
+        if self.frame is not None:
+            state["frame"] = [str(self.frame[0]), int(self.frame[1])]
+        return state
+
+
+def sources_of(blocks: Sequence[Mapping[str, Any]]) -> list[SourceRef]:
+    return [SourceRef(int(b["n"]), str(b["label"])) for b in blocks]

@@ -417,7 +417,7 @@ def _decisions(
     for call_id, raw in decisions.items():
         if call_id not in actions:
             raise AgentError(f"no change {call_id!r} waits in thread {pending.thread_id!r}")
-        decision = {"approve": raw} if isinstance(raw, bool) else dict(raw)
+        decision: dict[str, Any] = {"approve": raw} if isinstance(raw, bool) else dict(raw)
         if decision.get("always") not in (None, *ALWAYS):
             raise AgentError(f"always= must be 'tool' or 'path', not {decision['always']!r}")
         if decision.get("always") and not decision.get("approve"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class AgentGraph:
         builder.add_node("review", lambda s: approvals.review(s, deps, emit))
         builder.add_node("approval", lambda s: approvals.approval(s, deps, interrupt))
         builder.add_node("tools", lambda s: approvals.tools(s, deps, emit))
-        ends = {FINISH: END}
+        ends: dict[Hashable, str] = {FINISH: END}
         builder.add_conditional_edges(
             START,
             route_request,
@@ -84,7 +84,7 @@ class AgentGraph:
         self._command = Command
 
     @staticmethod
-    def _config(thread_id: str) -> dict[str, Any]:
+    def _config(thread_id: str) -> Any:  # a langchain RunnableConfig
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
 
     def run(

@@ -115,7 +115,7 @@ def build_messages(
     """The chat messages for the model's next answer, within its context window."""
     native = tool_format is not None
     system = ANSWER_SYSTEM
-    if native:
+    if tool_format is not None:
         system = TOOLS_SYSTEM + "\n\n" + tools_prompt(tool_format, functions)
     parts = _parts(messages, redact, native)
     budget = model.n_ctx - max_tokens - _MARGIN_TOKENS

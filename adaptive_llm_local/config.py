@@ -23,6 +23,14 @@ def default_home() -> Path:
     return Path.home() / ".adaptive-llm-local"
 
 
+def wheel_cache_dir() -> Path:
+    """Where ``make install`` keeps built llama-cpp-python wheels, one folder per build flags."""
+    value = _env("WHEEL_CACHE")
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".cache" / "adaptive-llm-local" / "wheels"
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(ENV_PREFIX + name)
     return value if value not in (None, "") else default
@@ -36,6 +44,28 @@ def _env_int(name: str, default: int | None) -> int | None:
         return int(value)
     except ValueError:
         raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{ENV_PREFIX}{name} must be 1 or 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,19 @@ class Settings:
         Persisted Chroma index; defaults to ``home/index``.
     chroma_url
         ``http://host:port`` of a shared Chroma server; ``None`` uses the local index.
+    cpu_variant
+        Pin llama.cpp's CPU variant (``haswell``, ``x64``, ...) in a portable build;
+        ``None`` lets llama.cpp pick the best one this CPU runs.
+    preflight
+        Check in a child process that llama.cpp runs on this CPU before the first model
+        call, and fall back to safe settings when it crashes.
+    preflight_timeout
+        Seconds the start-up check may take before it is given up.
+    preflight_fault
+        Test hook: the start-up check's child kills itself with SIGILL at these steps
+        (comma-separated step names).
+    cache_path
+        Machine-specific results kept between runs; defaults to ``home/.cache``.
     """
 
     home: Path = field(default_factory=default_home)
@@ -74,6 +117,11 @@ class Settings:
     seed: int = 0
     index_dir: Path | None = None
     chroma_url: str | None = None
+    cpu_variant: str | None = None
+    preflight: bool = True
+    preflight_timeout: float = 300.0
+    preflight_fault: str | None = None
+    cache_path: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -89,6 +137,11 @@ class Settings:
             seed=_env_int("SEED", 0) or 0,
             index_dir=Path(p).expanduser() if (p := _env("INDEX_DIR")) else None,
             chroma_url=_env("CHROMA_URL"),
+            cpu_variant=_env("CPU_VARIANT"),
+            preflight=_env_bool("PREFLIGHT", True),
+            preflight_timeout=_env_float("PREFLIGHT_TIMEOUT", 300.0),
+            preflight_fault=_env("PREFLIGHT_FAULT"),
+            cache_path=Path(p).expanduser() if (p := _env("CACHE_DIR")) else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings
@@ -104,6 +157,11 @@ class Settings:
     @property
     def chroma_path(self) -> Path:
         return self.index_path / "chroma"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Machine-specific results kept between runs (start-up checks), safe to delete."""
+        return self.cache_path if self.cache_path is not None else self.home / ".cache"
 
     @property
     def database_path(self) -> Path:

@@ -31,3 +31,11 @@ class IndexMismatchError(IndexError_):
 
 class IndexLockedError(IndexError_):
     """Another process owns the persisted index."""
+
+
+class ConfigError(AssistantError):
+    """A setting has a value this installation cannot use."""
+
+
+class LlamaCrashError(AssistantError):
+    """llama.cpp crashed on this CPU with every setting the start-up check tried."""

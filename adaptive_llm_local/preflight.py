@@ -51,9 +51,13 @@ def check(
     *,
     n_gpu_layers: int | None,
     n_threads: int | None,
+    embedding: bool = False,
     settings: Settings | None = None,
 ) -> PreflightResult:
     """The settings that load ``model`` safely on this CPU (checked once, then cached).
+
+    The child embeds a text of a few dozen tokens (a batched decode) and, unless
+    ``embedding`` says the model only embeds, also decodes a chat prompt.
 
     Raises
     ------
@@ -83,6 +87,7 @@ def check(
                 "model": str(model.path),
                 "n_gpu_layers": n_gpu_layers,
                 "n_threads": n_threads,
+                "embedding": embedding,
             }
             result = run_ladder(key, ladder(cpu, variants, pinned), request, settings)
             _announce(result, cpu)

@@ -1,4 +1,4 @@
-"""The child of the start-up check: load one model with one plan, decode a batch, embed.
+"""The child of the start-up check: load one model with one plan, embed, decode a batch.
 
 Run as ``python -m adaptive_llm_local.preflight_child '<json request>'`` by
 :mod:`adaptive_llm_local.preflight`. If llama.cpp cannot run on this CPU with the plan,
@@ -19,6 +19,7 @@ from .config import Settings
 from .llama_build import loaded_cpu_variant
 from .models import ModelFile
 from .preflight_plan import LoadPlan
+from .runtime import LocalModel, system_info
 
 # Dozens of tokens: llama.cpp's AMX kernels, the ones that faulted, only run on batched decodes.
 PROMPT = (
@@ -26,7 +27,6 @@ PROMPT = (
     "ModuleNotFoundError: No module named fancy_solver. The job 4711 failed on node cn042 "
     "after 12 minutes; explain the root cause and suggest a fix in two sentences."
 )
-EMBED_TEXTS = ("out of memory on node cn042", "No module named fancy_solver")
 N_CTX = 512
 
 
@@ -35,21 +35,20 @@ def main(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     request = json.loads(argv[0])
     plan = LoadPlan.from_json(request["plan"])
-    from .runtime import LocalModel, system_info
-
     common = {
         "n_ctx": N_CTX,
         "n_gpu_layers": request.get("n_gpu_layers"),
         "n_threads": request.get("n_threads"),
         "plan": plan,
     }
-    chat = LocalModel(ModelFile(Path(request["model"])), **common)
-    chat.load()
+    embedder = LocalModel(ModelFile(Path(request["model"])), embedding=True, **common)
+    embedder.load()
     if plan.step in (Settings.from_env().preflight_fault or "").split(","):
         os.kill(os.getpid(), signal.SIGILL)  # test hook: die as an AMX fault would
-    chat.chat([{"role": "user", "content": PROMPT}], max_tokens=2)
-    embedder = LocalModel(ModelFile(Path(request["model"])), embedding=True, **common)
-    embedder.embed(list(EMBED_TEXTS))
+    embedder.embed([PROMPT, "out of memory on node cn042"])
+    if not request.get("embedding"):
+        chat = LocalModel(ModelFile(Path(request["model"])), **common)
+        chat.chat([{"role": "user", "content": PROMPT}], max_tokens=2)
     report = {"cpu_variant": loaded_cpu_variant(), "system_info": system_info().strip()}
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()

@@ -186,7 +186,10 @@ class LocalModel:
         from .preflight import check
 
         self.preflight = check(
-            self.model, n_gpu_layers=self.requested_gpu_layers, n_threads=self.n_threads
+            self.model,
+            n_gpu_layers=self.requested_gpu_layers,
+            n_threads=self.n_threads,
+            embedding=self.embedding,
         )
         assert self.preflight.plan is not None  # check() raises when nothing is safe
         return self.preflight.plan

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "ADAPTIVE_LLM_"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -36,24 +38,22 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-def _env_int(name: str, default: int | None) -> int | None:
+def _env_number(name: str, default: Any, parse: Callable[[str], Any], what: str) -> Any:
     value = _env(name)
     if value is None:
         return default
     try:
-        return int(value)
+        return parse(value)
     except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
+        raise ValueError(f"{ENV_PREFIX}{name} must be {what}, got {value!r}") from None
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    return _env_number(name, default, int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    value = _env(name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name} must be a number, got {value!r}") from None
+    return float(_env_number(name, default, float, "a number"))
 
 
 def _env_bool(name: str, default: bool) -> bool:

@@ -15,11 +15,11 @@ from ..models import resolve_chat_model
 from ..runtime import LocalModel
 from . import median
 
-CALLS = 3
+CALLS = 2
 TEXT = (
     "Traceback (most recent call last):\n  File run.py, line 3, in <module>\n"
     "    import fancy_solver\nModuleNotFoundError: No module named 'fancy_solver'\n"
-) * 12
+) * 4
 
 
 def main() -> int:
@@ -30,7 +30,7 @@ def main() -> int:
     prompt, generation = [], []
     for i in range(CALLS):
         messages = [{"role": "user", "content": f"Job {4711 + i} failed:\n{TEXT}Explain."}]
-        out = model.chat(messages, max_tokens=64, temperature=0.0)
+        out = model.chat(messages, max_tokens=32, temperature=0.0)
         first = out.first_token_seconds or out.seconds
         prompt.append(out.prompt_tokens / first)
         if out.completion_tokens > 1 and out.seconds > first:

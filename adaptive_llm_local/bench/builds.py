@@ -19,7 +19,7 @@ from .. import llama_wheel
 from ..config import CHECKOUT_DIR, wheel_cache_dir
 from . import Report, median
 
-ROUNDS = 5
+ROUNDS = 3
 KINDS = ("portable", "native")
 
 

@@ -151,32 +151,34 @@ def test_cache_is_reused_and_invalidated_by_model_build_and_cpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = _check(model_path)
-    assert children == ["default"] and not first.cached
+    assert children and not first.cached
+    runs = len(children)  # one step here; more on a CPU where the first step faults for real
 
-    def fresh_process() -> None:
+    def checked_again(path: Path) -> bool:
+        """Check as a new process would; whether it found the result in the cache."""
+        before = len(children)
         monkeypatch.setattr(preflight, "_RESULTS", {})
+        result = _check(path)
+        assert len(children) == before + (0 if result.cached else runs)
+        return result.cached
 
-    fresh_process()
-    again = _check(model_path)
-    assert again.cached and again.key == first.key and children == ["default"]
+    assert checked_again(model_path)
 
     copy = tmp_path / "model-copy.gguf"
     shutil.copyfile(model_path, copy)
-    fresh_process()
-    assert _check(copy).key != first.key and len(children) == 2
+    assert not checked_again(copy)
+    assert checked_again(copy)
     os.utime(copy, ns=(1, 1))  # the same path, replaced by another file
-    fresh_process()
-    assert not _check(copy).cached and len(children) == 3
+    assert not checked_again(copy)
 
-    fresh_process()
     monkeypatch.setattr(llama_build, "build_id", lambda folder=None: "another-build")
-    assert not _check(model_path).cached and len(children) == 4
+    assert not checked_again(model_path)
+    assert checked_again(model_path)
 
-    fresh_process()
     cpu = read_cpu_info()
     older = CpuInfo(cpu.model_name, cpu.flags - {"avx512f"}, cpu.machine)
     monkeypatch.setattr(preflight, "read_cpu_info", lambda: older)
-    assert not _check(model_path).cached and len(children) == 5
+    assert not checked_again(model_path)
 
 
 def test_build_id_changes_when_a_library_is_rebuilt(tmp_path: Path) -> None:
@@ -228,6 +230,6 @@ def test_doctor_shows_cpu_features_build_and_variant(cache: Path) -> None:
     expected_kind = "portable" if PORTABLE else "single CPU variant"
     assert rows["llama.cpp build"].startswith(expected_kind)
     assert rows["CPU variant in use"] != "not loaded yet"
-    assert rows["start-up check"] == "passed at step default"
+    assert rows["start-up check"].startswith("passed at step ")
     assert "CPU :" in rows["llama.cpp features"]
     assert Settings.from_env().cache_dir == cache

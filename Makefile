@@ -63,5 +63,5 @@ slurm: ## Start a single-node SLURM on this machine (root; installs slurm-wlm an
 clean-index: ## Delete the local Chroma index and diagnosis database
 	rm -rf index/chroma index/state.sqlite3*
 
-clean: ## Remove the virtual environment and caches (keeps models/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+clean: ## Remove the virtual environment, caches and bundles (keeps models/ and built wheels)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info .cache dist

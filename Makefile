@@ -6,19 +6,29 @@ STAMP  := $(VENV)/.installed
 MODEL  := models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 .DEFAULT_GOAL := help
-.PHONY: help install models demo test test-fast bench lint doctor slurm clean-index clean
+.PHONY: help install models demo test test-fast bench bundle lint doctor slurm clean-index clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# llama-cpp-python: portable (every x86-64 CPU variant, chosen at run time) unless NATIVE=1.
+# Built once per version and flags into ~/.cache/adaptive-llm-local/wheels (see adaptive_llm_local/install/wheel.py).
+NATIVE     ?= 0
+LLAMA_KIND := $(if $(filter 1,$(NATIVE)),native,portable)
+LLAMA_MARK := $(VENV)/.llama-$(LLAMA_KIND)
+
+$(LLAMA_MARK):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@echo "Installing (llama-cpp-python compiles once, ~5 min on 2 cores; pip caches the wheel)…"
+	nice -n 10 $(PY) -m adaptive_llm_local.install.wheel $(LLAMA_KIND) --install
+	@rm -f $(VENV)/.llama-*
+	@touch $(LLAMA_MARK)
+
+$(STAMP): pyproject.toml $(LLAMA_MARK)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the package (no rebuild when nothing changed)
+install: $(STAMP) ## Create .venv and install (NATIVE=1: llama.cpp for this CPU only)
 
 $(MODEL): | $(STAMP)
 	$(PY) -m adaptive_llm_local.model_fetch models
@@ -37,6 +47,9 @@ test-fast: $(STAMP) ## Only tests that need no model (no `model` marker: they ne
 bench: $(STAMP) $(MODEL) ## Print performance ratios measured side by side in one run
 	$(PY) -m adaptive_llm_local.bench
 
+bundle: $(STAMP) $(MODEL) ## Write dist/adaptive-llm-local-offline-*.tar: wheels, model, install.sh
+	$(PY) -m adaptive_llm_local.install.bundle --out dist
+
 lint: $(STAMP) ## ruff (incl. one module per heavy import), the layer check, mypy
 	$(VENV)/bin/ruff check adaptive_llm_local tests
 	$(VENV)/bin/ruff format --check adaptive_llm_local tests
@@ -52,5 +65,5 @@ slurm: ## Start a single-node SLURM on this machine (root; installs slurm-wlm an
 clean-index: ## Delete the local Chroma index and diagnosis database
 	rm -rf index/chroma index/state.sqlite3*
 
-clean: ## Remove the virtual environment and caches (keeps models/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+clean: ## Remove the virtual environment, caches and bundles (keeps models/ and built wheels)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info .cache dist

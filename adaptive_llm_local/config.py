@@ -8,6 +8,7 @@ This is the only module that reads ``ADAPTIVE_LLM_*`` variables; everything else
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,31 +34,48 @@ def default_home() -> Path:
     return Path.home() / ".adaptive-llm-local"
 
 
+def wheel_cache_dir() -> Path:
+    """Where ``make install`` keeps built llama-cpp-python wheels, one folder per build flags."""
+    value = _env("WHEEL_CACHE")
+    if value:
+        return Path(value).expanduser()
+    return Path.home() / ".cache" / "adaptive-llm-local" / "wheels"
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(ENV_PREFIX + name)
     return value if value not in (None, "") else default
 
 
+def _env_number(name: str, default: Any, parse: Callable[[str], Any], what: str) -> Any:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return parse(value)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be {what}, got {value!r}") from None
+
+
 def _env_int(name: str, default: int | None) -> int | None:
+    value: int | None = _env_number(name, default, int, "an integer")
+    return value
+
+
+def _env_float(name: str, default: float, what: str = "a number") -> float:
+    return float(_env_number(name, default, float, what))
+
+
+def _env_bool(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, got {value!r}") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    value = _env(name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(
-            f"{ENV_PREFIX}{name} must be a number of seconds, got {value!r}"
-        ) from None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name} must be 1 or 0, got {value!r}")
 
 
 def _env_distances(name: str) -> tuple[float, float, float, float] | None:
@@ -102,6 +120,19 @@ class Settings:
     index_max_distance
         Relevance thresholds ``(failure, text, doc, overlap)`` of the index; ``None`` uses
         the ones calibrated for the default model (see ``retrieval.calibration``).
+    cpu_variant
+        Pin llama.cpp's CPU variant (``haswell``, ``x64``, ...) in a portable build;
+        ``None`` lets llama.cpp pick the best one this CPU runs.
+    preflight
+        Check in a child process that llama.cpp runs on this CPU before the first model
+        call, and fall back to safe settings when it crashes.
+    preflight_timeout
+        Seconds the start-up check may take before it is given up.
+    preflight_fault
+        Test hook: the start-up check's child kills itself with SIGILL at these steps
+        (comma-separated step names).
+    cache_path
+        Machine-specific results kept between runs; defaults to ``home/.cache``.
     """
 
     home: Path = field(default_factory=default_home)
@@ -116,6 +147,11 @@ class Settings:
     chroma_url: str | None = None
     index_lock_timeout: float = 10.0
     index_max_distance: tuple[float, float, float, float] | None = None
+    cpu_variant: str | None = None
+    preflight: bool = True
+    preflight_timeout: float = 300.0
+    preflight_fault: str | None = None
+    cache_path: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -138,8 +174,13 @@ class Settings:
             seed=_env_int("SEED", 0) or 0,
             index_dir=Path(p).expanduser() if (p := _env("INDEX_DIR")) else None,
             chroma_url=_env("CHROMA_URL"),
-            index_lock_timeout=_env_float("INDEX_LOCK_TIMEOUT", 10.0),
+            index_lock_timeout=_env_float("INDEX_LOCK_TIMEOUT", 10.0, "a number of seconds"),
             index_max_distance=_env_distances("INDEX_MAX_DISTANCE"),
+            cpu_variant=_env("CPU_VARIANT"),
+            preflight=_env_bool("PREFLIGHT", True),
+            preflight_timeout=_env_float("PREFLIGHT_TIMEOUT", 300.0),
+            preflight_fault=_env("PREFLIGHT_FAULT"),
+            cache_path=Path(p).expanduser() if (p := _env("CACHE_DIR")) else None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings
@@ -155,6 +196,11 @@ class Settings:
     @property
     def chroma_path(self) -> Path:
         return self.index_path / "chroma"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Machine-specific results kept between runs (start-up checks), safe to delete."""
+        return self.cache_path if self.cache_path is not None else self.home / ".cache"
 
     @property
     def database_path(self) -> Path:

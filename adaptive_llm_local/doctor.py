@@ -14,6 +14,8 @@ from .models import (
     resolve_embed_model,
     verify_checksum,
 )
+from .runtime import build as llama_build
+from .runtime.cpu import read_cpu_info
 
 
 def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
         if info["load_seconds"] is not None:
             rows.append(("load time", f"{info['load_seconds']:.2f} s"))
     rows.append(("CPU cores", os.cpu_count()))
+    rows.extend(cpu_rows(info))
     try:
         embed = resolve_embed_model(settings)
         rows.append(("embedding model", embed.path if embed else "chat model's own embeddings"))
@@ -76,3 +79,19 @@ def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
 
 def _layers(n: int) -> str:
     return "all" if n < 0 else str(n)
+
+
+def cpu_rows(info: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The CPU, the llama.cpp build and variant in use, and the start-up check's outcome."""
+    cpu = read_cpu_info()
+    rows: list[tuple[str, Any]] = [
+        ("CPU", cpu.model_name or cpu.machine),
+        ("CPU features", " ".join(cpu.notable_flags()) or "none detected"),
+        ("llama.cpp build", llama_build.build_kind()),
+        ("CPU variant in use", llama_build.loaded_cpu_variant() or "not loaded yet"),
+    ]
+    if info.get("preflight"):
+        rows.append(("start-up check", info["preflight"]))
+    if info.get("load_settings"):
+        rows.append(("load settings", info["load_settings"]))
+    return rows

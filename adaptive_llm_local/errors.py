@@ -35,3 +35,7 @@ class IndexMismatchError(IndexUnavailableError):
 
 class IndexLockedError(IndexUnavailableError):
     """Another process owns the persisted index."""
+
+
+class LlamaCrashError(AssistantError):
+    """llama.cpp crashed on this CPU with every setting the start-up check tried."""

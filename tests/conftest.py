@@ -9,6 +9,7 @@ is marked ``model`` for it, so ``make test-fast`` (``-m "not model"``) leaves it
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,23 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield guard
     assert not guard.attempts, f"non-loopback network access: {guard.attempts}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shared_check_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of llama.cpp start-up checks for the session and its subprocesses.
+
+    Tests get a fresh ``ADAPTIVE_LLM_HOME`` each, so without this every CLI subprocess
+    would run the check again; ``tests/test_preflight.py`` uses caches of its own.
+    """
+    path = tmp_path_factory.mktemp("check-cache")
+    before = os.environ.get("ADAPTIVE_LLM_CACHE_DIR")
+    os.environ["ADAPTIVE_LLM_CACHE_DIR"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("ADAPTIVE_LLM_CACHE_DIR", None)
+    else:
+        os.environ["ADAPTIVE_LLM_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

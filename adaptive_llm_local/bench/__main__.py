@@ -9,7 +9,7 @@ import traceback
 
 from . import Recorder
 
-SECTIONS = ("triage", "generation", "retrieval", "manager")
+SECTIONS = ("triage", "generation", "builds", "retrieval", "manager")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,9 @@ def run(report: Report) -> None:
         if settings.n_threads
         else {}
     )
-    raw = raw_llama(model_file, n_ctx=2048, n_gpu_layers=ours.n_gpu_layers, seed=0, **threads)
+    raw = raw_llama(
+        model_file, n_ctx=2048, plan=ours.plan, n_gpu_layers=ours.n_gpu_layers, seed=0, **threads
+    )
     ours_tps, raw_tps, ratios = [], [], []
     for _ in range(ROUNDS):  # interleaved so machine noise hits both sides alike
         r_sec, r_tok, _ = _raw_once(raw)

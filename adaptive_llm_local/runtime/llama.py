@@ -15,11 +15,17 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelCorruptError
 from ..models import ModelFile, check_header
+from .backends import load_backends, model_params
+from .backends import quiet_stderr as _quiet_stderr
+from .preflight_plan import LoadPlan, PreflightResult
 from .types import Completion, Message, TokenCallback
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 # llama.cpp contexts must not be used from two threads at once; one lock for all of them
 # also keeps the CPU from being oversubscribed by a chat and an embedding call together.
@@ -35,9 +41,11 @@ def _close_all() -> None:
             model.close()
 
 
-def _llama_cpp() -> Any:
+def _llama_cpp(cpu_variant: str | None = None) -> Any:
+    """``llama_cpp``, with llama.cpp's backends loaded (``cpu_variant`` pins a portable build's)."""
     import llama_cpp
 
+    load_backends(cpu_variant)
     return llama_cpp
 
 
@@ -72,6 +80,12 @@ class LocalModel:
         CPU threads; ``None`` lets llama.cpp choose.
     embedding
         Load for embeddings (mean pooling) instead of chat.
+    plan
+        Load settings to use as they are; ``None`` asks the start-up check
+        (:mod:`adaptive_llm_local.runtime.preflight`) for settings that do not crash this CPU.
+    settings
+        Where the start-up check keeps its results and what it may try
+        (``None``: from the environment).
     """
 
     def __init__(
@@ -83,8 +97,13 @@ class LocalModel:
         n_threads: int | None = None,
         seed: int = 0,
         embedding: bool = False,
+        plan: LoadPlan | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.model = model
+        self.plan = plan
+        self.settings = settings
+        self.preflight: PreflightResult | None = None
         self.n_ctx = n_ctx
         self.requested_gpu_layers = n_gpu_layers
         self.n_threads = n_threads
@@ -118,11 +137,12 @@ class LocalModel:
         """
         if self._llama is not None:
             return self._llama
+        check_header(self.model)
+        plan = self.plan or self._checked_plan()
         with LLAMA_LOCK:
             if self._llama is not None:
                 return self._llama
-            check_header(self.model)
-            llama_cpp = _llama_cpp()
+            llama_cpp = _llama_cpp(plan.cpu_variant)
             kwargs: dict[str, Any] = {
                 "model_path": str(self.model.path),
                 "n_ctx": self.n_ctx,
@@ -142,7 +162,7 @@ class LocalModel:
                 )
             start = time.perf_counter()
             try:
-                with _quiet_stderr():
+                with _quiet_stderr(), model_params(llama_cpp, plan):
                     self._llama = llama_cpp.Llama(**kwargs)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelCorruptError(
@@ -151,8 +171,22 @@ class LocalModel:
                     "`make models`, or set ADAPTIVE_LLM_MODEL to another GGUF."
                 ) from None
             self.load_seconds = time.perf_counter() - start
+            self.plan = plan
             _LOADED.add(self)
             return self._llama
+
+    def _checked_plan(self) -> LoadPlan:
+        from .preflight import check
+
+        self.preflight = check(
+            self.model,
+            n_gpu_layers=self.requested_gpu_layers,
+            n_threads=self.n_threads,
+            embedding=self.embedding,
+            settings=self.settings,
+        )
+        assert self.preflight.plan is not None  # check() raises when nothing is safe
+        return self.preflight.plan
 
     def close(self) -> None:
         with LLAMA_LOCK:
@@ -336,27 +370,19 @@ class LocalModel:
             "gpu_offload_used": gpu_offload_supported() and self.n_gpu_layers != 0,
             "n_threads": threads or os.cpu_count(),
             "load_seconds": self.load_seconds,
+            "load_settings": self.plan.describe() if self.plan else None,
+            "preflight": self.preflight.summary() if self.preflight else None,
         }
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence llama.cpp's C-level load chatter (it writes to fd 2 directly)."""
-    try:
-        fd = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
+def raw_llama(
+    model: ModelFile, *, n_ctx: int = 4096, plan: LoadPlan | None = None, **kwargs: Any
+) -> Any:
+    """A bare ``llama_cpp.Llama`` (no lock, no threads): the baseline ``make bench`` compares to.
 
-
-def raw_llama(model: ModelFile, *, n_ctx: int = 4096, **kwargs: Any) -> Any:
-    """A bare ``llama_cpp.Llama`` (no lock, no threads): the baseline ``make bench`` compares to."""
-    with _quiet_stderr():
-        return _llama_cpp().Llama(model_path=str(model.path), n_ctx=n_ctx, verbose=False, **kwargs)
+    ``plan`` (a loaded :class:`LocalModel`'s) keeps it on settings that run on this CPU.
+    """
+    plan = plan or LoadPlan()
+    llama_cpp = _llama_cpp(plan.cpu_variant)
+    with LLAMA_LOCK, _quiet_stderr(), model_params(llama_cpp, plan):
+        return llama_cpp.Llama(model_path=str(model.path), n_ctx=n_ctx, verbose=False, **kwargs)

@@ -28,6 +28,7 @@ def get_chat_model(settings: Settings) -> LocalModel:
                 n_gpu_layers=settings.n_gpu_layers,
                 n_threads=settings.n_threads,
                 seed=settings.seed,
+                settings=settings,
             )
         return _MODELS[key]
 
@@ -44,5 +45,6 @@ def get_embedding_model(settings: Settings, n_ctx: int = EMBED_N_CTX) -> LocalMo
                 n_gpu_layers=settings.n_gpu_layers,
                 n_threads=settings.n_threads,
                 embedding=True,
+                settings=settings,
             )
         return _MODELS[key]

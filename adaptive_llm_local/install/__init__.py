@@ -1,0 +1,1 @@
+"""Install tooling: the portable llama-cpp-python wheel and the offline bundle (``make``)."""

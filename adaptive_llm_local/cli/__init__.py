@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from ..errors import AssistantError
 from .commands import add_commands
-from .console import add_common_options, console, escape
+from .console import add_common_options, console, print_error
 from .index import add_index_commands
 
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        console(stderr=True).print(f"[bold red]error:[/] {escape(exc)}")
+        print_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         console(stderr=True).print("[yellow]interrupted[/]")

@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .console import console, escape, open_assistant, print_json, settings_from_args
-from .render import StreamedAnswer, describe_source, print_diagnosis, print_triage
+from .console import console, open_assistant, print_json, settings_from_args
+from .render import (
+    StreamedAnswer,
+    print_diagnosis,
+    print_doctor,
+    print_piece,
+    print_sources,
+    print_triage,
+)
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
@@ -43,15 +50,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     out = console()
 
-    def on_token(piece: str) -> None:
-        out.print(piece, end="", markup=False, highlight=False)
-
-    answer = assistant.ask(args.question, on_token=on_token)
+    answer = assistant.ask(args.question, on_token=lambda piece: print_piece(out, piece))
     out.print()
     if answer.sources:
-        out.print("[bold]Sources[/]")
-        for i, source in enumerate(answer.sources, 1):
-            out.print(f"  [{i}] {describe_source(source)}")
+        print_sources(out, answer.sources)
     elif assistant.retriever is not None:
         out.print("[dim]No relevant sources in the index; answered from the model alone.[/]")
     return 0
@@ -64,19 +66,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0 if report["ok"] else 1
-    from rich.table import Table
-
-    out = console()
-    table = Table(title="adaptive-llm-local doctor", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in report["rows"]:
-        table.add_row(key, escape(str(value)))
-    out.print(table)
-    for problem in report["problems"]:
-        out.print(f"[red]✗[/] {escape(problem)}")
-    if report["ok"]:
-        out.print("[green]✓[/] ready")
+    print_doctor(console(), report)
     return 0 if report["ok"] else 1
 
 

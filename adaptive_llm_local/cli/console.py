@@ -1,35 +1,128 @@
-"""What every command shares: the rich consoles, escaping, settings from options, the assistant."""
+"""What every command shares: the rich consoles, escaping, settings from options, the assistant.
+
+Text from a log, a document, a path, the index or the model is never trusted to be
+harmless on a terminal: every printer passes it through :func:`visible` (directly, or
+through :func:`escape` for rich markup and :func:`visible_text` for rich ``Text``), so
+escape sequences, C1 controls and bidi overrides are shown as ``\\x1b``, ``\\x9b``,
+``\\u202e`` instead of acting on the terminal, and ``[/]`` in a path is shown, not parsed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 
 if TYPE_CHECKING:  # imported when a command needs it: `triage` stays instant
+    from rich.text import Text
+
     from ..assistant import Assistant
     from ..errors import AssistantError
 
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Unicode categories a terminal may act on or not show: controls (C0, DEL, C1), format
+characters (bidi overrides, zero-width, tags), lone surrogates, line/paragraph separators."""
+_KEPT = frozenset("\n\t")
 
-def console(stderr: bool = False) -> Any:
-    """A rich console without syntax highlighting (log lines are not code)."""
-    from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+def is_hidden(char: str) -> bool:
+    """Whether ``char`` must not reach a terminal as it is (``\\n`` and ``\\t`` may)."""
+    return (
+        not char.isprintable()
+        and char not in _KEPT
+        and unicodedata.category(char) in HIDDEN_CATEGORIES
+    )
+
+
+def _shown(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii") if is_hidden(char) else char
+
+
+def visible(text: object) -> str:
+    """``text`` with every control and invisible format character written out.
+
+    ``ESC c`` becomes ``\\x1bc``, CSI (U+009B) ``\\x9b``, a right-to-left override
+    ``\\u202e``, a lone surrogate ``\\udcff``: Python's escapes, so what is shown can be
+    searched for. Newlines and tabs stay; ``None`` shows as nothing.
+    """
+    value = "" if text is None else str(text)
+    if value.isprintable():
+        return value
+    return "".join(map(_shown, value))
 
 
 def escape(text: object) -> str:
-    """``text`` with rich markup characters escaped (``None`` prints as nothing)."""
+    """:func:`visible` text with rich markup escaped, to put inside a markup string."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape("" if text is None else str(text))
+    return rich_escape(visible(text))
 
 
-def print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def visible_text(text: Text) -> Text:
+    """A rich ``Text`` with :func:`visible` applied, keeping its styles.
+
+    (Rich itself drops BEL, BS, VT, FF and CR from a ``Text`` as it is built.)
+    """
+    from rich.text import Text
+
+    plain = text.plain
+    cuts = [i for i, char in enumerate(plain) if is_hidden(char)]
+    if not cuts:
+        return text
+    out = text.blank_copy()
+    for part in text.divide(sorted({c for i in cuts for c in (i, i + 1)})):
+        if len(part) == 1 and is_hidden(part.plain):
+            shown = Text(visible(part.plain), style=part.style)
+            for span in part.spans:
+                shown.stylize(span.style)
+            part = shown
+        out.append_text(part)
+    return out
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console without syntax highlighting or ``:emoji:`` codes (log lines are not code)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, emoji=False)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # JSON writes astral characters as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(data: object, *, indent: int | None = 2) -> str:
+    """``data`` as JSON that is safe on a terminal and loads back to exactly ``data``.
+
+    Non-ASCII text stays readable; what :func:`is_hidden` (DEL, C1 controls, bidi
+    overrides, lone surrogates, ...) is written as a ``\\uXXXX`` escape, as JSON allows.
+    """
+    text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+    if text.isprintable():
+        return text
+    return "\n".join(
+        line
+        if line.isprintable()
+        else "".join(_json_escape(c) if is_hidden(c) else c for c in line)
+        for line in text.split("\n")
+    )
+
+
+def print_json(data: object, *, indent: int | None = 2) -> None:
+    print(json_text(data, indent=indent))
+
+
+def print_error(message: object, *, prefix: str = "error:") -> None:
+    """One line on stderr: ``error: <message>`` (the message shown literally)."""
+    console(stderr=True).print(f"[bold red]{prefix}[/] {escape(message)}", soft_wrap=True)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +172,8 @@ def open_assistant(args: argparse.Namespace, *, quiet: bool) -> Assistant:
     if quiet:
         assistant.load()
     else:
-        with console(stderr=True).status(f"Loading {assistant.model.name}…", spinner="dots"):
+        with console(stderr=True).status(
+            f"Loading {escape(assistant.model.name)}…", spinner="dots"
+        ):
             assistant.load()
     return assistant

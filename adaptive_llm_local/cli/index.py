@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexUnavailableError
 from .console import console, escape, print_json, settings_from_args
-from .render import RichProgress
+from .render import RichProgress, print_hits, print_index_stats
 
 if TYPE_CHECKING:  # the commands import retrieval when they run: `triage` stays instant
     from ..retrieval import Source
@@ -70,22 +69,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print_json([hit_json(h) for h in hits])
         return 0
-    out = console()
-    if not hits:
-        out.print(f"Nothing relevant in the index for {escape(args.query)!r}.")
-        return 0
-    from rich.table import Table
-
-    table = Table(
-        show_lines=True, title=f"index search · {escape(args.query)}", title_justify="left"
-    )
-    for name in ("#", "kind", "source", "score", "text"):
-        table.add_column(name, overflow="fold")
-    for i, hit in enumerate(hits, 1):
-        what = f"{hit.kind}\n[dim]{hit.category}[/]" if hit.category else hit.kind
-        text = hit.text if len(hit.text) <= 400 else hit.text[:399] + "…"
-        table.add_row(str(i), what, escape(hit.cite()), f"{hit.score:.3f}", escape(text))
-    out.print(table)
+    print_hits(console(), args.query, hits)
     return 0
 
 
@@ -95,7 +79,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if not Index.exists(settings):
         if args.json:
-            print(json.dumps({"location": str(settings.chroma_path), "exists": False}))
+            print_json({"location": str(settings.chroma_path), "exists": False}, indent=None)
         else:
             console().print(f"No index at {escape(settings.chroma_path)} yet.")
         return 0
@@ -107,27 +91,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats)
         return 0
-    from rich.table import Table
-
-    table = Table(title="adaptive-llm-local index", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("location", escape(stats["location"]))
-    table.add_row("embedding model", escape(stats["configured_embed_model"]))
-    for kind, info in stats["collections"].items():
-        detail = info.get("by_category") or info.get("by_origin") or {}
-        breakdown = ", ".join(f"{k} {v}" for k, v in detail.items())
-        table.add_row(
-            kind, f"{info['count']} entries" + (f" ({escape(breakdown)})" if breakdown else "")
-        )
-        built = info.get("embed_model")
-        if built and built != stats["configured_embed_model"]:
-            table.add_row(
-                "", f"[red]built with {escape(built)}: run `adaptive-llm-local index rebuild`[/]"
-            )
-    thresholds = stats["thresholds"]
-    table.add_row("relevance", ", ".join(f"{k} {v:g}" for k, v in thresholds.items()))
-    console().print(table)
+    print_index_stats(console(), stats)
     return 0
 
 
@@ -146,7 +110,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     finally:
         index.close()
     if args.json:
-        print(json.dumps({"rebuilt": counts, "embed_model": index.embedder.model_id}))
+        print_json({"rebuilt": counts, "embed_model": index.embedder.model_id}, indent=None)
         return 0
     done = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing"
     console().print(f"[green]✓[/] re-embedded {done} with {escape(index.embedder.model_id)}")

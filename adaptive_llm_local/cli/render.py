@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .console import console, escape
+from .console import console, escape, visible, visible_text
 
 if TYPE_CHECKING:
     from ..diagnose import Diagnosis
@@ -28,13 +28,13 @@ def print_triage(out: Any, result: TriageResult) -> None:
     table.add_column()
     table.add_row("category", category_markup(result.category))
     if result.exception:
-        table.add_row("exception", result.exception)
+        table.add_row("exception", escape(result.exception))
     if result.key_line is not None:
         table.add_row("key line", f"{result.key_line_number}: {escape(result.key_line)}")
-    table.add_row("signature", f"{result.signature}  [dim]{escape(result.summary)}[/]")
+    table.add_row("signature", f"{escape(result.signature)}  [dim]{escape(result.summary)}[/]")
     for note in result.notes:
         table.add_row("note", f"[yellow]{escape(note)}[/]")
-    out.print(Panel(table, title=f"triage · {result.source}", title_align="left"))
+    out.print(Panel(table, title=f"triage · {escape(result.source)}", title_align="left"))
     for ev in result.evidence:
         mark = "[bold red]>[/]" if ev.line == result.key_line_number else " "
         out.print(f"{mark}[dim]{ev.line:>7}[/] {escape(ev.text)}")
@@ -72,7 +72,7 @@ def print_diagnosis(
     body.append(f" · {diagnosis.seconds:.1f} s", style="dim")
     for note in diagnosis.notes:
         body.append(f"\nnote: {note}", style="yellow")
-    out.print(Panel(body, title=title, title_align="left", border_style="cyan"))
+    out.print(Panel(visible_text(body), title=title, title_align="left", border_style="cyan"))
     print_sources(out, diagnosis.sources, diagnosis.signature)
 
 
@@ -87,7 +87,7 @@ def describe_source(source: Source, signature: str | None = None) -> str:
     """One line per source; a past failure with the same signature is flagged as seen before."""
     text = f"{source.kind} {escape(source.cite())}"
     if source.category:
-        text += f" [dim]({source.category})[/]"
+        text += f" [dim]({escape(source.category)})[/]"
     text += f" score {source.score:.2f}"
     if source.kind == "failure" and signature and source.signature == signature:
         seen = source.extra.get("occurrences", 1)
@@ -95,6 +95,70 @@ def describe_source(source: Source, signature: str | None = None) -> str:
         if source.extra.get("fix_worked") is True:
             text += " · [green]its fix worked[/]"
     return text
+
+
+def print_piece(out: Any, piece: str) -> None:
+    """One piece of a model's answer as it streams, shown literally."""
+    out.print(visible(piece), end="", markup=False, highlight=False)
+
+
+def print_hits(out: Any, query: str, hits: list[Source]) -> None:
+    """``index search``: a table of hits, best first (text cut at 400 characters)."""
+    if not hits:
+        out.print(f"Nothing relevant in the index for {escape(repr(query))}.")
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=True, title=f"index search · {escape(query)}", title_justify="left")
+    for name in ("#", "kind", "source", "score", "text"):
+        table.add_column(name, overflow="fold")
+    for i, hit in enumerate(hits, 1):
+        what = escape(hit.kind) + (f"\n[dim]{escape(hit.category)}[/]" if hit.category else "")
+        text = hit.text if len(hit.text) <= 400 else hit.text[:399] + "…"
+        table.add_row(str(i), what, escape(hit.cite()), f"{hit.score:.3f}", escape(text))
+    out.print(table)
+
+
+def print_index_stats(out: Any, stats: dict[str, Any]) -> None:
+    """``index stats``: location, embedding model, counts per collection, thresholds."""
+    from rich.table import Table
+
+    table = Table(title="adaptive-llm-local index", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("location", escape(stats["location"]))
+    table.add_row("embedding model", escape(stats["configured_embed_model"]))
+    for kind, info in stats["collections"].items():
+        detail = info.get("by_category") or info.get("by_origin") or {}
+        breakdown = ", ".join(f"{k} {v}" for k, v in detail.items())
+        table.add_row(
+            escape(kind),
+            f"{info['count']} entries" + (f" ({escape(breakdown)})" if breakdown else ""),
+        )
+        built = info.get("embed_model")
+        if built and built != stats["configured_embed_model"]:
+            table.add_row(
+                "", f"[red]built with {escape(built)}: run `adaptive-llm-local index rebuild`[/]"
+            )
+    thresholds = stats["thresholds"]
+    table.add_row("relevance", ", ".join(f"{k} {v:g}" for k, v in thresholds.items()))
+    out.print(table)
+
+
+def print_doctor(out: Any, report: dict[str, Any]) -> None:
+    """``doctor``: one row per fact, then the problems found (or "ready")."""
+    from rich.table import Table
+
+    table = Table(title="adaptive-llm-local doctor", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in report["rows"]:
+        table.add_row(escape(key), escape(value))
+    out.print(table)
+    for problem in report["problems"]:
+        out.print(f"[red]✗[/] {escape(problem)}")
+    if report["ok"]:
+        out.print("[green]✓[/] ready")
 
 
 class StreamedAnswer:
@@ -129,13 +193,19 @@ class StreamedAnswer:
             if key in fields:
                 text.append(f"{label}: ", style="bold")
                 text.append(fields[key] + "\n")
-        return text
+        return visible_text(text)
 
 
 class RichProgress:
-    """A rich progress bar on stderr for :class:`~adaptive_llm_local.retrieval.Progress`."""
+    """A rich progress bar on stderr for :class:`~adaptive_llm_local.retrieval.Progress`.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    out
+        The console to draw on (default: stderr).
+    """
+
+    def __init__(self, out: Any = None) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -151,7 +221,7 @@ class RichProgress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=console(stderr=True),
+            console=out if out is not None else console(stderr=True),
             transient=False,
         )
         self._task: Any = None

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..assistant import Assistant
 from ..cli.console import console as make_console
-from ..cli.console import escape
+from ..cli.console import escape, print_error, visible
 from ..cli.render import category_markup, print_diagnosis
 from ..config import Settings
 from ..diagnose import Diagnosis
@@ -71,7 +71,7 @@ async def run_demo(workdir: Path, assistant: Assistant, *, timeout: float = 300.
     console.print(
         f"[bold]RunManager[/] with {len(rm.learners)} learners "
         f"({len(rm.learners) - len(FAILURES)} healthy, {len(FAILURES)} failing) on LocalScheduler, "
-        f"database at {rm.url}"
+        f"database at {escape(rm.url)}"
     )
     start = time.monotonic()
     rm.start()
@@ -96,7 +96,7 @@ async def run_demo(workdir: Path, assistant: Assistant, *, timeout: float = 300.
             "were reused without a model call (`make clean-index` starts afresh).[/]"
         )
     console.print("[bold]Failures grouped by signature[/]")
-    console.print(llm.summary_text(), markup=False)
+    console.print(visible(llm.summary_text()), markup=False)
     return llm
 
 
@@ -128,22 +128,22 @@ def main(argv: list[str] | None = None) -> int:
             "(nothing uses it).[/]"
         )
 
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()
         assistant = Assistant.from_settings(settings, index="create")
-        with console.status(f"Loading {assistant.model.name}…"):
+        with console.status(f"Loading {escape(assistant.model.name)}…"):
             assistant.load()
     except AssistantError as exc:
-        console.print(f"[bold red]error:[/] {escape(exc)}")
-        return 2
+        print_error(exc)
+        return exc.exit_code
     offload = (
         isinstance(assistant.model, LocalModel) and assistant.model.describe()["gpu_offload_used"]
     )
     console.print(
-        f"Model {assistant.model.name} · GPU offload {'on' if offload else 'off'} · "
-        f"n_ctx {settings.n_ctx} · index {settings.chroma_path}"
+        f"Model {escape(assistant.model.name)} · GPU offload {'on' if offload else 'off'} · "
+        f"n_ctx {settings.n_ctx} · index {escape(settings.chroma_path)}"
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adaptive-llm-demo-"))
-    console.print(f"Run folder: {workdir}")
+    console.print(f"Run folder: {escape(workdir)}")
     llm = asyncio.run(run_demo(workdir, assistant, timeout=args.timeout))
     return 0 if llm.diagnoses else 1

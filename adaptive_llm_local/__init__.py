@@ -62,9 +62,20 @@ def info(*, load: bool = False) -> dict[str, Any]:
     ----------
     load
         Load the model to report its load time and thread count.
+
+    Returns
+    -------
+    dict
+        ``ok``, ``problems`` (one sentence each, e.g. a bad ``ADAPTIVE_LLM_*`` value), and
+        one entry per fact ``doctor`` shows.
     """
     from .config import Settings
     from .doctor import collect
+    from .errors import ConfigError
 
-    report = collect(Settings.from_env(), load=load)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:  # a bad ADAPTIVE_LLM_* value: the one problem to report
+        return {"ok": False, "problems": [str(exc)]}
+    report = collect(settings, load=load)
     return {"ok": report["ok"], "problems": report["problems"], **{k: v for k, v in report["rows"]}}

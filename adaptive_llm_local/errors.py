@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class AssistantError(Exception):
-    """Base class for errors that the CLI prints as one clear message (no traceback)."""
+    """Base class for errors that the CLI prints as one clear message (no traceback).
+
+    A notebook (IPython) shows them as one line too: ``ConfigError: ADAPTIVE_LLM_N_CTX ...``.
+    """
 
     exit_code = 2
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback (its hook for exceptions)."""
+        return [f"{type(self).__name__}: {self}"]
 
 
 class ConfigError(AssistantError):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import CHECKOUT_DIR, Settings
 from .errors import ModelCorruptError, ModelNotFoundError
+from .regular_files import NotRegularFileError, file_kind, open_regular
 
 GGUF_MAGIC = b"GGUF"
 MANIFEST_NAME = "manifest.json"
@@ -51,6 +52,28 @@ def _resolve_name(value: str, models_dir: Path) -> Path:
     return path
 
 
+def _not_a_model_file(path: Path, origin: str) -> ModelCorruptError | None:
+    """Why ``path`` (which exists) cannot be a GGUF file: a folder, a FIFO, a device."""
+    try:
+        kind = file_kind(path.stat().st_mode)
+    except OSError:
+        return None  # missing or unreadable: the caller's message says so
+    if kind is None:
+        return None
+    hint = f"Set {origin} to a .gguf file"
+    if kind == "a folder":
+        inside = sorted(p.name for p in path.glob("*.gguf"))[:5]
+        hint += f" inside it ({', '.join(inside)})" if inside else ""
+    return ModelCorruptError(f"Model path {path} is {kind}, not a GGUF file: not opened. {hint}.")
+
+
+def _checked_path(path: Path, origin: str) -> Path:
+    problem = _not_a_model_file(path, origin)
+    if problem is not None:
+        raise problem
+    return path
+
+
 def resolve_chat_model(settings: Settings) -> ModelFile:
     """The chat GGUF to use: ``settings.model``, else the manifest default, else the only GGUF.
 
@@ -62,7 +85,9 @@ def resolve_chat_model(settings: Settings) -> ModelFile:
     manifest = load_manifest(settings.models_dir)
     known = manifest.get("models", {})
     if settings.model:
-        path = _resolve_name(settings.model, settings.models_dir)
+        path = _checked_path(
+            _resolve_name(settings.model, settings.models_dir), "ADAPTIVE_LLM_MODEL (--model)"
+        )
         if not path.is_file():
             raise ModelNotFoundError(
                 f"Model file not found: {path} (from ADAPTIVE_LLM_MODEL/--model). {_fix_hint(settings)}"
@@ -70,6 +95,7 @@ def resolve_chat_model(settings: Settings) -> ModelFile:
     else:
         default = manifest.get("default_chat")
         path = settings.models_dir / default if default else settings.models_dir / "model.gguf"
+        _checked_path(path, "ADAPTIVE_LLM_MODEL")
         if not path.is_file():
             others = [p for p in chat_candidates(settings.models_dir) if p != path]
             if len(others) == 1:
@@ -83,7 +109,9 @@ def resolve_chat_model(settings: Settings) -> ModelFile:
 def resolve_embed_model(settings: Settings) -> ModelFile | None:
     """A dedicated embedding GGUF, or ``None`` to use the chat model's own embeddings."""
     if settings.embed_model:
-        path = _resolve_name(settings.embed_model, settings.models_dir)
+        path = _checked_path(
+            _resolve_name(settings.embed_model, settings.models_dir), "ADAPTIVE_LLM_EMBED_MODEL"
+        )
         if not path.is_file():
             raise ModelNotFoundError(
                 f"Embedding model not found: {path} (from ADAPTIVE_LLM_EMBED_MODEL). "
@@ -113,13 +141,12 @@ def check_header(model: ModelFile) -> None:
         raise ModelNotFoundError(
             f"Model file not found: {path}. Run `make models` or set ADAPTIVE_LLM_MODEL."
         )
-    if path.is_dir():
-        raise ModelCorruptError(
-            f"Model path is a directory, not a GGUF file: {path}. Set ADAPTIVE_LLM_MODEL to the .gguf file."
-        )
+    _checked_path(path, "ADAPTIVE_LLM_MODEL")
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             magic = fh.read(4)
+    except NotRegularFileError as exc:
+        raise ModelCorruptError(f"Model path {path} is {exc.kind}, not a GGUF file.") from None
     except OSError as exc:
         raise ModelCorruptError(f"Cannot read model file {path}: {exc.strerror}.") from None
     if magic != GGUF_MAGIC:
@@ -149,7 +176,7 @@ def sha256_of(path: Path, *, use_cache: bool = True) -> str:
         if key in cache:
             return cache[key]
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     value = digest.hexdigest()

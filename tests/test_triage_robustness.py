@@ -7,9 +7,11 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,14 +64,56 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     path = tmp_path / "job.log"
     path.write_text("hello\n")
 
-    def denied(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(path))
+    real_open = os.open
 
-    # Root reads any file, so simulate the permission error at open().
-    monkeypatch.setattr("adaptive_llm_local.triage.reader.open", denied, raising=False)
+    def denied(name: Any, *args: Any, **kwargs: Any) -> int:
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(name, *args, **kwargs)
+
+    # Root reads any file, so simulate the permission error at os.open (logs are opened
+    # with os.open and O_NONBLOCK, see test_a_fifo_swapped_in_after_the_check_never_blocks).
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(LogNotReadableError, match="permission denied") as info:
         triage_file(path)
     assert str(path) in str(info.value)
+
+
+def test_a_fifo_swapped_in_after_the_check_never_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log is a regular file when it is checked and a FIFO when it is opened."""
+    path = tmp_path / "job.log"
+    path.write_text("hello\n")
+    real_stat = os.stat
+    swapped: list[bool] = []
+
+    def stat_then_swap(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        info = real_stat(name, *args, **kwargs)
+        if os.fspath(name) == str(path) and not swapped:
+            swapped.append(True)
+            path.unlink()
+            os.mkfifo(path)
+        return info
+
+    monkeypatch.setattr(os, "stat", stat_then_swap)
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(triage_file(path))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # blocked in open(): be the writer it waits for, then fail
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail("triage blocked on a FIFO swapped in between stat and open")
+    assert isinstance(outcome[0], LogNotReadableError), outcome
+    assert "named pipe (FIFO), not a regular file" in str(outcome[0])
 
 
 # -- odd content ------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def open_assistant(args: argparse.Namespace, *, quiet: bool) -> Assistant:
 
     def warn(exc: AssistantError) -> None:
         console(stderr=True).print(
-            f"[yellow]warning:[/] {escape(exc)} Continuing without the index."
+            f"[yellow]warning:[/] {escape(exc)} Continuing without the index.", soft_wrap=True
         )
 
     assistant = Assistant.from_settings(

@@ -14,10 +14,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from ..config import Settings
 from ..errors import IndexMismatchError, IndexUnavailableError
+from ..regular_files import open_regular
 from .embedder import Embedder
 from .lock import IndexLock, read_only_error
 from .records import DOCS, FAILURES
@@ -29,6 +31,7 @@ COLLECTIONS = {FAILURES: "adaptive-llm-failures", DOCS: "adaptive-llm-docs"}
 SCHEMA = 1
 REBUILD_SUFFIX = "-rebuild"
 _SQLITE = "chroma.sqlite3"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class IndexConnection:
@@ -129,6 +132,7 @@ class IndexConnection:
             self._lock.acquire()
             try:
                 self._check_writable()
+                check_database(self.path / _SQLITE)
             except BaseException:
                 self._lock.release()
                 raise
@@ -220,3 +224,35 @@ class IndexConnection:
                 self._store.rename(temp, name)
             elif name in names:
                 self._store.drop(temp)
+
+
+def check_database(database: Path) -> None:
+    """Refuse an index database that Chroma would silently replace or fail on obscurely.
+
+    Chroma turns a 0-byte ``chroma.sqlite3`` into a new, empty index: every entry would
+    be gone without a word. A file that is not SQLite at all fails deep inside Chroma.
+
+    Raises
+    ------
+    IndexUnavailableError
+        Naming the file and the fix.
+    """
+    try:
+        with open_regular(database) as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return  # a new index
+    except OSError as exc:
+        raise IndexUnavailableError(
+            f"The index database {database} cannot be read ({exc}). Move the folder "
+            f"{database.parent} aside and run `adaptive-llm-local index add PATH...`."
+        ) from None
+    if head == _SQLITE_MAGIC:
+        return
+    what = "is empty (0 bytes)" if not head else f"is not an SQLite database (it starts {head!r})"
+    raise IndexUnavailableError(
+        f"The index database {database} {what}: it was truncated or overwritten (a full disk, "
+        "an interrupted copy?), and `index rebuild` cannot recover it. Delete the folder "
+        f"{database.parent} (or move it aside) and run `adaptive-llm-local index add PATH...` "
+        "to build the index again."
+    )

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import regular_files
+from ..regular_files import NotRegularFileError, file_kind
 from .chunking import CHUNKERS
 
 LOG_SUFFIXES = frozenset({".log", ".out", ".err"})
@@ -86,21 +88,10 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-_FILE_TYPES = (
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISDIR, "a folder"),
-)
-
-
 def not_regular(mode: int) -> str | None:
     """Why a file of ``mode`` is not read (``None`` for a regular file)."""
-    if stat.S_ISREG(mode):
-        return None
-    what = next((name for test, name in _FILE_TYPES if test(mode)), "a special file")
-    return f"is {what}, not a regular file: not opened"
+    kind = file_kind(mode)
+    return None if kind is None else f"is {kind}, not a regular file: not opened"
 
 
 def _inside(path: str, roots: Iterable[str]) -> bool:
@@ -256,25 +247,22 @@ def open_regular(path: Path, identity: tuple[int, int] | None = None) -> BinaryI
         If it vanished, cannot be read, is not a regular file, or was replaced.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fh = regular_files.open_regular(path, follow_links=False)
+    except NotRegularFileError as exc:
+        raise SkipFile(f"is {exc.kind}, not a regular file: not opened") from None
     except FileNotFoundError:
         raise SkipFile("vanished before it could be read") from None
-    except IsADirectoryError:
-        raise SkipFile("is a folder") from None
     except PermissionError:
         raise SkipFile("permission denied (not readable by this user)") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise SkipFile("is a symbolic link: not followed") from None
         raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
-    info = os.fstat(fd)
-    reason = not_regular(info.st_mode)
-    if reason is None and identity is not None and identity != (info.st_dev, info.st_ino):
-        reason = "was replaced while it was being indexed"
-    if reason is not None:
-        os.close(fd)
-        raise SkipFile(reason)
-    return os.fdopen(fd, "rb")
+    info = os.fstat(fh.fileno())
+    if identity is not None and identity != (info.st_dev, info.st_ino):
+        fh.close()
+        raise SkipFile("was replaced while it was being indexed")
+    return fh
 
 
 def check_readable(path: Path, identity: tuple[int, int] | None = None) -> int:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import os
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..config import default_threads
 from ..errors import ModelCorruptError
 from ..models import ModelFile, check_header
 from .backends import load_backends, model_params
 from .backends import quiet_stderr as _quiet_stderr
+from .context_check import check_context_fits, context_failed
 from .preflight_plan import LoadPlan, PreflightResult
 from .types import Completion, Message, TokenCallback
 
@@ -77,7 +78,7 @@ class LocalModel:
     n_gpu_layers
         Layers to offload; ``None`` means all of them when the build supports GPU offload.
     n_threads
-        CPU threads; ``None`` lets llama.cpp choose.
+        CPU threads; ``None``: :func:`~adaptive_llm_local.config.default_threads`.
     embedding
         Load for embeddings (mean pooling) instead of chat.
     plan
@@ -134,6 +135,8 @@ class LocalModel:
         ------
         ModelNotFoundError, ModelCorruptError
             With the path and the fix, when the file is missing or llama.cpp rejects it.
+        ConfigError
+            When the context window (``n_ctx``) cannot fit in memory.
         """
         if self._llama is not None:
             return self._llama
@@ -150,9 +153,7 @@ class LocalModel:
                 "seed": self.seed,
                 "verbose": False,
             }
-            if self.n_threads:
-                kwargs["n_threads"] = self.n_threads
-                kwargs["n_threads_batch"] = self.n_threads
+            kwargs["n_threads"] = kwargs["n_threads_batch"] = self.n_threads or default_threads()
             if self.embedding:
                 kwargs.update(
                     embedding=True,
@@ -160,11 +161,15 @@ class LocalModel:
                     n_batch=self.n_ctx,
                     n_ubatch=self.n_ctx,
                 )
+            if kwargs["n_gpu_layers"] == 0:  # the context's cache is allocated in host memory
+                check_context_fits(self.model, self.n_ctx)
             start = time.perf_counter()
             try:
                 with _quiet_stderr(), model_params(llama_cpp, plan):
                     self._llama = llama_cpp.Llama(**kwargs)
             except (ValueError, RuntimeError, OSError) as exc:
+                if "llama_context" in str(exc):  # the model loaded; its context did not
+                    raise context_failed(self.model, self.n_ctx) from None
                 raise ModelCorruptError(
                     f"llama.cpp could not load {self.model.path} ({exc}). The file may be "
                     "truncated or not a model llama.cpp supports: delete it and run "
@@ -368,7 +373,7 @@ class LocalModel:
             "n_gpu_layers": self.n_gpu_layers,
             "gpu_offload_supported": gpu_offload_supported(),
             "gpu_offload_used": gpu_offload_supported() and self.n_gpu_layers != 0,
-            "n_threads": threads or os.cpu_count(),
+            "n_threads": threads or default_threads(),
             "load_seconds": self.load_seconds,
             "load_settings": self.plan.describe() if self.plan else None,
             "preflight": self.preflight.summary() if self.preflight else None,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 
 from adaptive_llm_local.errors import LogNotReadableError
+from adaptive_llm_local.regular_files import NotRegularFileError, open_regular
 from adaptive_llm_local.triage.evidence import Evidence
 from adaptive_llm_local.triage.redact import redact, redact_lines
 
@@ -239,31 +239,31 @@ def read_log(
     Raises
     ------
     LogNotReadableError
-        The path is missing, a directory, not a regular file, or unreadable.
+        The path is missing, a directory, not a regular file, or unreadable. A FIFO or a
+        device is never opened; one swapped in after the check is refused without blocking.
     """
     name = os.fspath(path)
     try:
-        info = os.stat(name)
+        fh = open_regular(name)
     except FileNotFoundError:
         raise LogNotReadableError(
             f"Log file not found: {name}. Check the path; the job may not have started yet "
             "or may write its output somewhere else (see #SBATCH --output)."
         ) from None
+    except NotRegularFileError as exc:
+        if exc.is_folder:
+            raise LogNotReadableError(
+                f"{name} is a directory, not a log file. Pass the job's output file inside it "
+                "(for example slurm-<jobid>.out)."
+            ) from None
+        raise LogNotReadableError(
+            f"{name} is {exc.kind}, not a regular file: not opened. Save the log to a file first."
+        ) from None
     except OSError as exc:
         raise _unreadable(name, exc) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise LogNotReadableError(
-            f"{name} is a directory, not a log file. Pass the job's output file inside it "
-            "(for example slurm-<jobid>.out)."
-        )
-    if not stat.S_ISREG(info.st_mode):
-        raise LogNotReadableError(
-            f"{name} is not a regular file (a pipe, socket or device); save the log to a "
-            "file first."
-        )
-    size = info.st_size
     try:
-        with open(name, "rb") as fh:
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
             if size <= head_bytes + tail_bytes:
                 data = fh.read(head_bytes + tail_bytes)
                 return window_from_bytes(data, None, size_bytes=max(size, len(data)), source=name)

@@ -1,4 +1,4 @@
-"""The few numbers of a GGUF file's header that size a context, read without llama.cpp.
+"""A GGUF file's metadata (its header), read without llama.cpp: what sizes a context.
 
 llama.cpp allocates the key/value cache for the whole context window when it loads a
 model; with a context far larger than memory it fails, or the kernel kills the process.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -31,7 +32,7 @@ _SCALARS = {
 }
 _STRING, _ARRAY = 8, 9
 _MAX_KEYS = 1 << 16
-_MAX_STRING = 1 << 20
+_MAX_STRING = 1 << 24  # a chat template is a few KB; anything this big is not metadata
 _MAX_ITEMS = 1 << 26
 _WANTED = (
     "context_length",
@@ -60,12 +61,29 @@ class ModelShape:
         return n_ctx * per_token * bytes_per_value
 
 
-def read_shape(path: str | os.PathLike[str]) -> ModelShape | None:
-    """The shape of the model in GGUF file ``path``; ``None`` if its header does not say."""
+def read_metadata(
+    path: str | os.PathLike[str],
+    wanted: Callable[[str], bool],
+    done: Callable[[dict[str, Any]], bool] = lambda values: False,
+) -> dict[str, Any] | None:
+    """Metadata values of GGUF file ``path`` whose keys are ``wanted``.
+
+    Reading stops at the first key not wanted once ``done(values)`` holds. ``None``
+    when the file is not a GGUF (version 2+) file or its header is damaged.
+    """
     try:
         with open_regular(path) as fh:
-            values = _read_keys(fh)
+            return _read_keys(fh, wanted, done)
     except (OSError, ValueError, struct.error):
+        return None
+
+
+def read_shape(path: str | os.PathLike[str]) -> ModelShape | None:
+    """The shape of the model in GGUF file ``path``; ``None`` if its header does not say."""
+    values = read_metadata(
+        path, lambda key: key == "general.architecture" or key.endswith(_WANTED), _complete
+    )
+    if values is None:
         return None
     arch = values.get("general.architecture")
     if not isinstance(arch, str):
@@ -94,7 +112,9 @@ def _largest(value: Any) -> int:
     return value
 
 
-def _read_keys(fh: BinaryIO) -> dict[str, Any]:
+def _read_keys(
+    fh: BinaryIO, wanted: Callable[[str], bool], done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
     if fh.read(4) != b"GGUF":
         raise ValueError("not a GGUF file")
     version, _n_tensors, n_keys = struct.unpack("<IQQ", _exact(fh, 20))
@@ -104,11 +124,11 @@ def _read_keys(fh: BinaryIO) -> dict[str, Any]:
     for _ in range(n_keys):
         key = _string(fh)
         kind = _unpack(fh, "<I")
-        wanted = key == "general.architecture" or key.endswith(_WANTED)
-        if not wanted and _complete(values):
-            break  # the tokenizer's long arrays come after what is needed
-        value = _value(fh, kind, keep=wanted)
-        if wanted:
+        keep = wanted(key)
+        if not keep and done(values):
+            break  # e.g. the tokenizer's long arrays, after what is needed
+        value = _value(fh, kind, keep=keep)
+        if keep:
             values[key] = value
     return values
 
@@ -123,7 +143,10 @@ def _value(fh: BinaryIO, kind: int, *, keep: bool) -> Any:
     if kind in _SCALARS:
         return _unpack(fh, _SCALARS[kind])
     if kind == _STRING:
-        return _string(fh)
+        if keep:
+            return _string(fh)
+        fh.seek(_unpack(fh, "<Q"), os.SEEK_CUR)
+        return None
     if kind != _ARRAY:
         raise ValueError(f"unknown GGUF value type {kind}")
     item_kind, count = struct.unpack("<IQ", _exact(fh, 12))

@@ -15,12 +15,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adaptive_llm_local import config
 from adaptive_llm_local.assistant import Assistant
@@ -258,6 +261,17 @@ def test_a_context_larger_than_memory_names_the_setting(model_path: Path) -> Non
         check_context_fits(ModelFile(model_path), 1_000_000, available=2**30)
     assert "trained for 8192 tokens" in str(info.value)
     check_context_fits(ModelFile(model_path), 4096, available=2**30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=4000), st.binary(max_size=64))
+def test_a_cut_or_damaged_header_is_no_shape(model_path: Path, cut: int, junk: bytes) -> None:
+    head = model_path.read_bytes()[:4000]
+    with tempfile.NamedTemporaryFile(suffix=".gguf") as fh:
+        fh.write(head[:cut] + junk)
+        fh.flush()
+        shape = read_shape(fh.name)
+    assert shape is None or shape.n_layer > 0
 
 
 def test_loading_with_a_huge_context_names_the_setting(tmp_path: Path, model_path: Path) -> None:

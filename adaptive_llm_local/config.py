@@ -133,6 +133,11 @@ class Settings:
         (comma-separated step names).
     cache_path
         Machine-specific results kept between runs; defaults to ``home/.cache``.
+    checks
+        Run the read-only checks on this machine that a diagnosis cites (does the missing
+        path exist now, can the job's Python find the module, what SLURM recorded).
+    check_timeout
+        Seconds each of those checks may take before it is given up.
     """
 
     home: Path = field(default_factory=default_home)
@@ -152,6 +157,8 @@ class Settings:
     preflight_timeout: float = 300.0
     preflight_fault: str | None = None
     cache_path: Path | None = None
+    checks: bool = True
+    check_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -181,7 +188,14 @@ class Settings:
             preflight_timeout=_env_float("PREFLIGHT_TIMEOUT", 300.0),
             preflight_fault=_env("PREFLIGHT_FAULT"),
             cache_path=Path(p).expanduser() if (p := _env("CACHE_DIR")) else None,
+            checks=_env_bool("CHECKS", True),
+            check_timeout=_env_float("CHECK_TIMEOUT", 5.0, "a number of seconds"),
         )
+        if not settings.check_timeout > 0:
+            raise ConfigError(
+                f"{ENV_PREFIX}CHECK_TIMEOUT must be a positive number of seconds, "
+                f"got {settings.check_timeout!r}"
+            )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **clean) if clean else settings
 

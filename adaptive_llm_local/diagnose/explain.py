@@ -8,31 +8,14 @@ log states it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..triage import TriageResult
 from ..triage.facts import Facts
-from . import explain_python, explain_system
 from .checks import CheckResult
+from .explainers import BY_CATEGORY, Writer
 from .prompt import rule_explanation
 from .sentences import Explanation
-from .writer import Writer
-
-_BY_CATEGORY: dict[str, Callable[[Writer], None]] = {
-    "missing_module": explain_python.missing_module,
-    "python_exception": explain_python.python_exception,
-    "syntax_error": explain_python.syntax_error,
-    "out_of_memory": explain_system.out_of_memory,
-    "time_limit": explain_system.time_limit,
-    "cancelled": explain_system.cancelled,
-    "segfault": explain_system.segfault,
-    "file_error": explain_system.file_error,
-    "gpu_error": explain_system.gpu_error,
-    "mpi_error": explain_system.mpi_error,
-    "node_failure": explain_system.node_failure,
-    "unknown": explain_system.unknown,
-    "none": explain_system.none,
-}
 
 
 def explain(result: TriageResult, facts: Facts, checks: Sequence[CheckResult] = ()) -> Explanation:
@@ -55,7 +38,7 @@ def explain(result: TriageResult, facts: Facts, checks: Sequence[CheckResult] = 
         sentences stand.
     """
     writer = Writer(result, facts, checks)
-    _BY_CATEGORY.get(result.category, explain_system.unknown)(writer)
+    BY_CATEGORY.get(result.category, BY_CATEGORY["unknown"])(writer)
     writer.check_sentences()
     if not writer.has_fix:
         cause, fix = rule_explanation(result)

@@ -153,7 +153,9 @@ PATTERNS: tuple[LinePattern, ...] = (
     ),
     LinePattern(
         ("oom",),
-        _p(r"Detected (?P<oom_kill_events>\d+) oom[-_]kill events?(?:\(s\))? in (?:StepId=)?(?P<step>\S+)"),
+        _p(
+            r"Detected (?P<oom_kill_events>\d+) oom[-_]kill events?(?:\(s\))? in (?:StepId=)?(?P<step>\S+)"
+        ),
         _step,
     ),
     LinePattern(
@@ -221,7 +223,9 @@ PATTERNS: tuple[LinePattern, ...] = (
     ),
     LinePattern(
         ("module specification",),
-        _p(r"^(?P<interpreter>\S+): Error while finding module specification for '(?P<run_module>[\w.]+)'"),
+        _p(
+            r"^(?P<interpreter>\S+): Error while finding module specification for '(?P<run_module>[\w.]+)'"
+        ),
         _groups("interpreter", "run_module"),
     ),
     LinePattern(
@@ -232,8 +236,14 @@ PATTERNS: tuple[LinePattern, ...] = (
         ),
         _groups("path", "strerror"),
     ),
-    LinePattern(("terminated",), _p(r"^Terminated$"), lambda m, lines, i: iter([("signal_name", "Terminated", i)])),
-    LinePattern(("killed",), _p(r"^Killed$"), lambda m, lines, i: iter([("signal_name", "Killed", i)])),
+    LinePattern(
+        ("terminated",),
+        _p(r"^Terminated$"),
+        lambda m, lines, i: iter([("signal_name", "Terminated", i)]),
+    ),
+    LinePattern(
+        ("killed",), _p(r"^Killed$"), lambda m, lines, i: iter([("signal_name", "Killed", i)])
+    ),
     # -- native crashes -------------------------------------------------------------------
     LinePattern(
         ("assertion",),
@@ -248,13 +258,21 @@ PATTERNS: tuple[LinePattern, ...] = (
         _p(r"terminate called after throwing an instance of '(?P<native_exception>[^']+)'"),
         _groups("native_exception"),
     ),
-    LinePattern(("fatal python error",), _p(r"^Fatal Python error: (?P<fatal_error>.+)$"), _groups("fatal_error")),
+    LinePattern(
+        ("fatal python error",),
+        _p(r"^Fatal Python error: (?P<fatal_error>.+)$"),
+        _groups("fatal_error"),
+    ),
     LinePattern(
         ("signal:",),
         _p(r"Signal: (?P<signal_name>[A-Za-z][\w ]*?) \((?P<signal_number>\d+)\)"),
         _groups("signal_name", "signal_number"),
     ),
-    LinePattern(("failing at address",), _p(r"Failing at address: (?P<fault_address>0x[0-9a-fA-F]+)"), _groups("fault_address")),
+    LinePattern(
+        ("failing at address",),
+        _p(r"Failing at address: (?P<fault_address>0x[0-9a-fA-F]+)"),
+        _groups("fault_address"),
+    ),
     LinePattern(
         ("(+0x",),
         _p(r"\[ ?\d+\] (?P<binary>[^\s(]+)\(\+(?P<offset>0x[0-9a-fA-F]+)\)"),
@@ -266,10 +284,20 @@ PATTERNS: tuple[LinePattern, ...] = (
         _p(r"MPI_ABORT was invoked on rank (?P<rank>\d+) in communicator (?P<communicator>\S+)"),
         _mpi_abort,
     ),
-    LinePattern(("an error occurred in",), _p(r"An error occurred in (?P<mpi_call>MPI_\w+)"), _groups("mpi_call")),
-    LinePattern(("mpi_err_",), _p(r"\b(?P<mpi_error>MPI_ERR_[A-Z_]+: [^*]+?)\s*$"), _groups("mpi_error")),
-    LinePattern(("reported by process",), _p(r"reported by process \[\d+,(?P<rank>\d+)\]"), _groups("rank")),
-    LinePattern(("process name:",), _p(r"Process name: \[\[\d+,\d+\],(?P<rank>\d+)\]"), _mpi_process),
+    LinePattern(
+        ("an error occurred in",),
+        _p(r"An error occurred in (?P<mpi_call>MPI_\w+)"),
+        _groups("mpi_call"),
+    ),
+    LinePattern(
+        ("mpi_err_",), _p(r"\b(?P<mpi_error>MPI_ERR_[A-Z_]+: [^*]+?)\s*$"), _groups("mpi_error")
+    ),
+    LinePattern(
+        ("reported by process",), _p(r"reported by process \[\d+,(?P<rank>\d+)\]"), _groups("rank")
+    ),
+    LinePattern(
+        ("process name:",), _p(r"Process name: \[\[\d+,\d+\],(?P<rank>\d+)\]"), _mpi_process
+    ),
     LinePattern(
         ("mpirun noticed",),
         _p(
@@ -278,7 +306,9 @@ PATTERNS: tuple[LinePattern, ...] = (
         ),
         _groups("rank", "node", "signal_number", "signal_name"),
     ),
-    LinePattern(("executable:",), _p(r"^\s*Executable: (?P<executable>\S+)"), _groups("executable")),
+    LinePattern(
+        ("executable:",), _p(r"^\s*Executable: (?P<executable>\S+)"), _groups("executable")
+    ),
     LinePattern(("node:",), _p(r"^\s*Node: (?P<node>\S+)$"), _groups("node")),
     # -- GPUs -----------------------------------------------------------------------------
     LinePattern(
@@ -290,8 +320,12 @@ PATTERNS: tuple[LinePattern, ...] = (
         ),
         _groups("cuda_error"),
     ),
-    LinePattern(("cuda/",), _p(r"(?<![\w/.-])(?P<cuda_module>cuda/\d[\w.-]*)"), _groups("cuda_module")),
-    LinePattern(("nccl version",), _p(r"NCCL version (?P<nccl_version>[\d.]+)"), _groups("nccl_version")),
+    LinePattern(
+        ("cuda/",), _p(r"(?<![\w/.-])(?P<cuda_module>cuda/\d[\w.-]*)"), _groups("cuda_module")
+    ),
+    LinePattern(
+        ("nccl version",), _p(r"NCCL version (?P<nccl_version>[\d.]+)"), _groups("nccl_version")
+    ),
     LinePattern(
         ("tried to allocate",),
         _p(
@@ -330,9 +364,9 @@ def line_facts(texts: list[str]) -> Iterator[Found]:
                 if name == "rank":
                     ranks.setdefault(value, at)
                 yield name, value, at
-        rank = re.match(r"\[rank(\d+)\]:", texts[i])
-        if rank:
-            ranks.setdefault(rank.group(1), i)
-            yield "rank", rank.group(1), i
+        prefix = re.match(r"\[rank(\d+)\]:", texts[i])
+        if prefix:
+            ranks.setdefault(prefix.group(1), i)
+            yield "rank", prefix.group(1), i
     for rank, at in ranks.items():
         yield from _rank_message(rank, bodies, at)

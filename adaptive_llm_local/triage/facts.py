@@ -169,22 +169,46 @@ _MESSAGE_PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = tuple(
     (exc, re.compile(pattern))
     for exc, pattern in (
         (None, r"No module named '(?P<module>[\w.]+)'"),
-        (None, r"cannot import name '(?P<import_name>\w+)' from '(?P<module>[\w.]+)'"
-         r"(?: \((?P<module_file>[^()]+)\))?"),
+        (
+            None,
+            r"cannot import name '(?P<import_name>\w+)' from '(?P<module>[\w.]+)'"
+            r"(?: \((?P<module_file>[^()]+)\))?",
+        ),
         (None, r"Did you mean:? '?(?P<suggestion>[\w.]+)'?\?"),
-        ("AttributeError", r"'(?P<object_type>[\w.]+)' object has no attribute '(?P<attribute>\w+)'"),
-        ("AttributeError", r"module '(?P<attribute_owner>[\w.]+)' has no attribute '(?P<attribute>\w+)'"),
-        ("AttributeError", r"type object '(?P<object_type>[\w.]+)' has no attribute '(?P<attribute>\w+)'"),
+        (
+            "AttributeError",
+            r"'(?P<object_type>[\w.]+)' object has no attribute '(?P<attribute>\w+)'",
+        ),
+        (
+            "AttributeError",
+            r"module '(?P<attribute_owner>[\w.]+)' has no attribute '(?P<attribute>\w+)'",
+        ),
+        (
+            "AttributeError",
+            r"type object '(?P<object_type>[\w.]+)' has no attribute '(?P<attribute>\w+)'",
+        ),
         ("NameError", r"name '(?P<name>\w+)' is not defined"),
         ("UnboundLocalError", r"local variable '(?P<name>\w+)'"),
         ("TypeError", r"'(?P<object_type>\w+)' object is not (?:callable|subscriptable|iterable)"),
-        ("TypeError", r"unsupported operand type\(s\) for (?P<operator>\S+): '(?P<left_type>\w+)' "
-         r"and '(?P<right_type>\w+)'"),
-        ("ValueError", r"cannot reshape array of size (?P<array_size>\d+) into shape (?P<shape>\([\d, ]*\))"),
-        (None, r"Unable to allocate (?P<alloc_size>[\d.]+ [KMGTP]i?B) for an array with shape "
-         r"(?P<array_shape>\([\d, ]*\)) and data type (?P<dtype>\w+)"),
-        (None, r"\[Errno (?P<errno>\d+)\] (?P<strerror>[^:\]]+?)(?:: '(?P<path>[^']*)'"
-         r"(?: -> '(?P<path2>[^']*)')?)?$"),
+        (
+            "TypeError",
+            r"unsupported operand type\(s\) for (?P<operator>\S+): '(?P<left_type>\w+)' "
+            r"and '(?P<right_type>\w+)'",
+        ),
+        (
+            "ValueError",
+            r"cannot reshape array of size (?P<array_size>\d+) into shape (?P<shape>\([\d, ]*\))",
+        ),
+        (
+            None,
+            r"Unable to allocate (?P<alloc_size>[\d.]+ [KMGTP]i?B) for an array with shape "
+            r"(?P<array_shape>\([\d, ]*\)) and data type (?P<dtype>\w+)",
+        ),
+        (
+            None,
+            r"\[Errno (?P<errno>\d+)\] (?P<strerror>[^:\]]+?)(?:: '(?P<path>[^']*)'"
+            r"(?: -> '(?P<path2>[^']*)')?)?$",
+        ),
         (None, r"unable to open file: name = '(?P<path>[^']+)'"),
         (None, r"^(?P<library>[\w.+-]+\.so[\w.]*): cannot open shared object file"),
     )
@@ -243,7 +267,9 @@ def _frame_facts(found: _Found, texts: list[str], key: int | None) -> None:
     users = [f for f in frames if not is_library_file(f.file)]
     user = users[0] if users else None
     innermost = frames[0]
-    caller = next((f for f in users[1:] if user and (f.file, f.line) != (user.file, user.line)), None)
+    caller = next(
+        (f for f in users[1:] if user and (f.file, f.line) != (user.file, user.line)), None
+    )
     for prefix, frame in (("frame", user), ("caller", caller)):
         if frame is None:
             continue
@@ -347,7 +373,9 @@ def _last_output(found: _Found, texts: list[str], key: int | None) -> None:
 # -- the interpreter --------------------------------------------------------------------
 
 _LIB_PATH = re.compile(r"(?P<prefix>/[^\s\"':]*?)/lib(?:64)?/python(?P<version>\d\.\d+)/")
-_INTERPRETER = re.compile(r"(?<![\w./-])(?P<path>/[^\s\"':]*/bin/python\d?(?:\.\d+)?)(?=[\s:\"']|$)")
+_INTERPRETER = re.compile(
+    r"(?<![\w./-])(?P<path>/[^\s\"':]*/bin/python\d?(?:\.\d+)?)(?=[\s:\"']|$)"
+)
 _BANNER = re.compile(r"\b[Pp]ython (?P<version>[23]\.\d+(?:\.\d+)?)\b")
 
 

@@ -64,7 +64,9 @@ def parse_frame(text: str, index: int = 0) -> Frame | None:
     if match is None:
         return None
     func = match.group("func")
-    return Frame(match.group("file"), int(match.group("line")), func.strip() if func else None, index)
+    return Frame(
+        match.group("file"), int(match.group("line")), func.strip() if func else None, index
+    )
 
 
 def parse_exception_line(text: str) -> tuple[str, str, str] | None:

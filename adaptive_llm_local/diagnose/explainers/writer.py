@@ -12,10 +12,10 @@ import posixpath
 from collections.abc import Sequence
 from typing import Literal
 
-from ..triage import TriageResult
-from ..triage.facts import Facts
-from .checks import CheckResult
-from .sentences import Explanation, Grounds, Origin, Sentence
+from ...triage import TriageResult
+from ...triage.facts import Facts
+from ..check_result import CheckResult
+from ..sentences import Explanation, Grounds, Origin, Sentence
 
 Part = Literal["cause", "fix"]
 
@@ -88,8 +88,10 @@ class Writer:
         target = self._cause if part == "cause" else self._fix
         target.append(Sentence(text.strip(), origin, grounds))
 
-    def rule(self, part: Part, text: str, *names: str, key: bool = False) -> None:
-        self.add(part, "rule", text, *names, key=key)
+    def rule(
+        self, part: Part, text: str, *names: str, key: bool = False, checks: tuple[str, ...] = ()
+    ) -> None:
+        self.add(part, "rule", text, *names, key=key, checks=checks)
 
     def fact(self, part: Part, text: str, *names: str, key: bool = False) -> None:
         self.add(part, "fact", text, *names, key=key)

@@ -222,6 +222,11 @@ PATTERNS: tuple[LinePattern, ...] = (
         _groups("interpreter", "path", "errno", "strerror"),
     ),
     LinePattern(
+        ("no module named",),
+        _p(r"^(?P<interpreter>/\S+): No module named '?(?P<module>[\w.]+)'?$"),
+        _groups("interpreter", "module"),
+    ),
+    LinePattern(
         ("module specification",),
         _p(
             r"^(?P<interpreter>\S+): Error while finding module specification for '(?P<run_module>[\w.]+)'"

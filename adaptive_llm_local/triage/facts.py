@@ -134,6 +134,9 @@ def extract_facts(result: TriageResult) -> Facts:
     for name, value, index in line_facts(texts):
         found.add(name, value, index)
     _last_output(found, texts, key)
+    module = next((f for f in found.items if f.name == "module"), None)
+    if module is not None and not found.has("top_module"):
+        found.items.append(Fact("top_module", module.value.split(".")[0], module.line))
     return Facts(tuple(found.items))
 
 

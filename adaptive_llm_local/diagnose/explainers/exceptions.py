@@ -13,7 +13,7 @@ def python_exception(w: Writer) -> None:
     raised = f"{exc}: {message}" if message else exc
     w.fact(
         "cause",
-        f"The job's Python code raised {code(raised)} (log line {w.result.key_line_number}).",
+        f"The job's Python code raised {code(raised)}.",
         "exception",
         "message",
         key=True,
@@ -115,7 +115,8 @@ def _attribute_error(w: Writer) -> bool:
         )
         w.rule(
             "fix",
-            f"Use the name {code(owner)} has in the installed version at {_at(w)}, or "
+            f"Replace {code(owner + '.' + attribute)} at {_at(w)} with what the installed "
+            f"{code(owner)} offers instead (its release notes name the replacement), or "
             f"install the version of {code(owner)} the code was written for "
             f"(`pip install '{owner}==<version>'` in the job's environment).",
             "attribute",

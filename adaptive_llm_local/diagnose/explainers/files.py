@@ -17,7 +17,7 @@ def file_error(w: Writer) -> None:
         w.fact(
             "cause",
             f"{w.get('interpreter')} was asked to run {path}, which does not exist "
-            f"(`[Errno 2] No such file or directory`, log line {w.result.key_line_number}).",
+            f"(`[Errno 2] No such file or directory`).",
             "interpreter",
             "path",
             key=True,

@@ -55,9 +55,8 @@ def _slurm_oom(w: Writer) -> None:
     step = f" (step {w.get('step_id')})" if w.has("step_id") else ""
     w.fact(
         "cause",
-        f"SLURM's cgroup out-of-memory handler killed a process of {job}{step}, "
-        f"log line {w.result.key_line_number}: the job used more memory than its `--mem` "
-        f"allowed.{_killed_command(w)}",
+        f"SLURM's cgroup out-of-memory handler killed a process of {job}{step}: the job "
+        f"used more memory than its `--mem` allowed.{_killed_command(w)}",
         "job_id",
         "step_id",
         "command",
@@ -82,8 +81,7 @@ def _slurm_mem_limit(w: Writer) -> None:
     job, used, limit = job_name(w), w.get("mem_used"), w.get("mem_limit")
     w.fact(
         "cause",
-        f"SLURM killed {job}: it used {used} against a limit of {limit} (as "
-        f"SLURM prints them, log line {w.result.key_line_number}).",
+        f"SLURM killed {job}: it used {used} against a limit of {limit} (as SLURM prints them).",
         "job_id",
         "mem_used",
         "mem_limit",
@@ -153,9 +151,8 @@ def _numpy_oom(w: Writer) -> None:
 def _memory_error(w: Writer) -> None:
     w.fact(
         "cause",
-        f"Python could not get more memory (`{w.get('exception')}`, log line "
-        f"{w.result.key_line_number}): the process reached its memory limit (`ulimit -v`, "
-        "the job's `--mem`) or the node's RAM.",
+        f"Python could not get more memory (`{w.get('exception')}`): the process reached its "
+        "memory limit (`ulimit -v`, the job's `--mem`) or the node's RAM.",
         "exception",
         key=True,
     )
@@ -175,8 +172,7 @@ def _bad_alloc(w: Writer) -> None:
     who = code(program) if program else "The program"
     w.fact(
         "cause",
-        f"{who} threw {code(w.get('native_exception') or '')}: a memory "
-        f"allocation failed (log line {w.result.key_line_number}).",
+        f"{who} threw {code(w.get('native_exception') or '')}: a memory allocation failed.",
         "native_exception",
         "program",
         key=True,

@@ -49,7 +49,7 @@ def _missing_python_module(w: Writer) -> None:
     version = w.get("python_version")
     w.fact(
         "cause",
-        f"The job's Python could not import {code(module)} (log line {w.result.key_line_number}).",
+        f"The job's Python could not import {code(module)}.",
         "module",
         key=True,
     )
@@ -189,7 +189,7 @@ def _missing_name(w: Writer) -> None:
         "cause",
         f"The code imports {code(name)} from {code(module)}, but the {code(module)} "
         f"the job's Python loaded{' (' + file + ')' if file else ''} does not define it "
-        f"(log line {w.result.key_line_number}).",
+        "."
         "import_name",
         "module",
         "module_file",

@@ -13,7 +13,7 @@ def unknown(w: Writer) -> None:
     if w.has("see_file"):
         w.fact(
             "cause",
-            f"The program reports {code(key)} (log line {w.result.key_line_number}).",
+            f"The program reports {code(key)}.",
             key=True,
         )
         w.rule(
@@ -99,8 +99,7 @@ def unknown(w: Writer) -> None:
         return
     w.fact(
         "cause",
-        f"The log shows a failure ({code(key)}, log line "
-        f"{w.result.key_line_number}) but no known failure pattern.{last}",
+        f"The log shows a failure ({code(key)}) but no known failure pattern.{last}",
         "last_output",
         key=True,
     )

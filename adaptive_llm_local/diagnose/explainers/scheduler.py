@@ -22,8 +22,7 @@ def time_limit(w: Writer) -> None:
     on = f" on node {w.get('node')}" if w.has("node") else ""
     w.fact(
         "cause",
-        f"SLURM cancelled {job}{at}{on} because it reached its time limit "
-        f"(`DUE TO TIME LIMIT`, log line {w.result.key_line_number}).",
+        f"SLURM cancelled {job}{at}{on} because it reached its time limit (`DUE TO TIME LIMIT`).",
         "job_id",
         "cancelled_at",
         "node",
@@ -82,8 +81,8 @@ def cancelled(w: Writer) -> None:
         where = f" while at {w.place(full=True)}" if w.has_frame else ""
         w.fact(
             "cause",
-            f"The Python process received SIGINT (`KeyboardInterrupt`, log line "
-            f"{w.result.key_line_number}){where}: it was interrupted from outside (Ctrl-C, "
+            f"The Python process received SIGINT (`KeyboardInterrupt`){where}: it was "
+            "interrupted from outside (Ctrl-C, "
             "`kill -INT`, `scancel --signal=INT`); the code itself did not fail.",
             "exception",
             *w.frame_names(),
@@ -100,8 +99,8 @@ def cancelled(w: Writer) -> None:
     on = f" on node {w.get('node')}" if w.has("node") else ""
     w.fact(
         "cause",
-        f"{job.capitalize()} was cancelled{when}{on} (log line "
-        f"{w.result.key_line_number}), without a reason in the log: by `scancel` (you, an "
+        f"{job.capitalize()} was cancelled{when}{on}, without a reason in the log: by "
+        "`scancel` (you, an "
         "administrator) or by adaptive-scheduler's kill manager.",
         "job_id",
         "cancelled_at",
@@ -126,8 +125,7 @@ def node_failure(w: Writer) -> None:
     on = f"Node {node}" if node else "The node"
     w.fact(
         "cause",
-        f"{on} failed while {job} ran (`NODE FAILURE`, log line "
-        f"{w.result.key_line_number}); the job itself did not cause it.",
+        f"{on} failed while {job} ran (`NODE FAILURE`); the job itself did not cause it.",
         "node",
         "job_id",
         key=True,

@@ -498,3 +498,70 @@ def test_a_real_slurm_job_as_scontrol_recorded_it(tmp_path: Path) -> None:
     assert found.status in ("ok", "problem"), found
     assert f"job {job}" in found.text and "time limit 00:02:00" in found.text, found.text
     assert "memory requested 64M" in found.text, found.text
+
+
+def _submit(folder: Path, *args: str) -> tuple[str, Path]:
+    folder.mkdir(mode=0o755)
+    out = subprocess.run(
+        ["sbatch", "--parsable", "--oversubscribe", "-o", str(folder / "slurm-%j.out"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    job = out.strip().split(";")[0]
+    return job, folder / f"slurm-{job}.out"
+
+
+def _gone(job: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not subprocess.run(
+            ["squeue", "-h", "-j", job], capture_output=True, text=True
+        ).stdout.strip():
+            return
+        time.sleep(1)
+    subprocess.run(["scancel", job], check=False)
+    pytest.fail(f"job {job} still queued after {timeout} s")
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_requested_and_used_time_and_memory_reach_the_fix(tmp_path: Path) -> None:
+    """A real time limit and a real cgroup OOM kill: the fix names the limit SLURM recorded."""
+    from adaptive_llm_local.diagnose.explain import explain
+
+    _require_slurm()
+    tmp_path.chmod(0o755)
+    slow, slow_log = _submit(
+        tmp_path / "t",
+        "--time=00:01:00",
+        "--mem=64M",
+        "--wrap",
+        "for i in $(seq 300); do echo step $i; sleep 1; done",
+    )
+    cgroup = Path("/etc/slurm/adaptive-llm-mode")
+    greedy = None
+    if cgroup.exists() and cgroup.read_text().strip() == "cgroup":
+        greedy, greedy_log = _submit(
+            tmp_path / "m",
+            "--time=00:02:00",
+            "--mem=64M",
+            "--wrap",
+            f"{sys.executable} -c 'b = [bytearray(20 * 2**20) for _ in range(20)]'",
+        )
+        _gone(greedy, 120)
+    _gone(slow, 200)
+    result = triage_file(slow_log)
+    facts = extract_facts(result)
+    checks = run_checks(result, facts)
+    record = {c.name: c for c in checks}["slurm_job"]
+    assert "time limit 00:01:00" in record.text and record.status == "problem", record
+    fix = explain(result, facts, checks).fix_text
+    assert f"Raise the time limit of job {slow} above 00:01:00" in fix
+    if greedy is not None:
+        result = triage_file(greedy_log)
+        facts = extract_facts(result)
+        checks = run_checks(result, facts)
+        assert "memory requested 64M" in {c.name: c for c in checks}["slurm_job"].text
+        fix = explain(result, facts, checks).fix_text
+        assert f"Raise the memory request of job {greedy} above its 64M" in fix

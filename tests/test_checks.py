@@ -294,6 +294,25 @@ def test_a_program_bash_did_not_find() -> None:
     assert here.status == "ok" and here.detail["path"] == shutil.which("ls")
 
 
+def test_odd_values_from_a_log_never_break_the_checks() -> None:
+    from adaptive_llm_local.triage.facts import Fact, Facts
+
+    result = triage_text("ModuleNotFoundError: No module named 'x'\n")
+    for value in ("/tmp/a\x00b", "rel\x00ative", "/" + "a" * 5000, "~/$(reboot)/x"):
+        facts = Facts(
+            (
+                Fact("path", value, 1),
+                Fact("errno", "2", 1),
+                Fact("top_module", "x", 1),
+                Fact("interpreter", value, 1),
+                Fact("missing_command", value, 1),
+                Fact("job_id", value, 1),
+            )
+        )
+        for check in run_checks(result, facts, timeout=2.0):
+            assert check.status in ("ok", "problem", "skipped") and check.text
+
+
 # -- time bounds and writes ---------------------------------------------------------------
 
 

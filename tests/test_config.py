@@ -197,6 +197,8 @@ _COMMAND_WORDS = (
     "ulimit",
     "kill",
     "extra_scheduler",
+    "#PBS",
+    "#BSUB",
 )
 
 

@@ -83,8 +83,8 @@ def _trusted(path: str) -> str | None:
     ):
         try:
             st = os.stat(item)
-        except OSError as exc:
-            return f"{item} cannot be read ({exc.strerror})"
+        except (OSError, ValueError) as exc:
+            return f"{item} cannot be read ({getattr(exc, 'strerror', None) or exc})"
         if st.st_uid not in (0, me):
             return f"{item} belongs to uid {st.st_uid}, not to you or root"
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:

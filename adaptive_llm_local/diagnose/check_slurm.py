@@ -9,6 +9,7 @@ same number (another cluster, or the counter started over) and is not reported.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -29,7 +30,7 @@ def _run(command: list[str], timeout: float) -> tuple[int, str, str]:
         )
     except subprocess.TimeoutExpired:
         return 124, "", f"{command[0]} did not answer within {timeout:g} s"
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return 127, "", str(exc)
     return proc.returncode, proc.stdout, proc.stderr.strip()
 
@@ -98,6 +99,8 @@ def slurm_check(
     """``slurm_job``: the job's state, time limit and memory as SLURM recorded them."""
     if not job:
         return []
+    if not re.fullmatch(r"\d+(?:[_+]\d+)?", job):
+        return [skipped("slurm_job", f"{job!r} is not a SLURM job id: SLURM was not asked.")]
     if not (shutil.which("scontrol") or shutil.which("sacct")):
         return [
             skipped(

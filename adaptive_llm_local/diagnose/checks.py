@@ -82,7 +82,11 @@ def run_checks(
             "filesystem_space", lambda: filesystem_checks(folder, errno=facts.get("errno")), timeout
         )
     if result.category == "missing_module":
-        found += module_checks(facts, timeout=timeout, interpreter=interpreter)
+        found += _guarded(
+            "module_findable",
+            lambda: module_checks(facts, timeout=timeout, interpreter=interpreter),
+            timeout * 2,
+        )
         found += import_name_check(facts, timeout=timeout)
         found += _guarded("command_on_path", lambda: command_check(facts), timeout)
     found += slurm_check(
@@ -97,5 +101,5 @@ def _guarded(name: str, work: Callable[[], list[CheckResult]], timeout: float) -
         return bounded(work, timeout)
     except CheckTimeout as exc:
         return [skipped(name, f"The check {exc} (a file system that does not answer?).")]
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in a path
         return [skipped(name, f"The check failed: {exc}.")]

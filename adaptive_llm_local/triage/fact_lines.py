@@ -194,6 +194,7 @@ PATTERNS: tuple[LinePattern, ...] = (
         _groups("time_limit", "mem_requested"),
     ),
     LinePattern(("runtime=",), _p(r"\bRunTime=(?P<elapsed>[\d:-]+)"), _groups("elapsed")),
+    LinePattern(("stepid=",), _p(r"\bStepId=(?P<step>\d+\.\w+)"), _step),
     # -- shells and loaders ---------------------------------------------------------------
     LinePattern(
         (": line ",),
@@ -339,6 +340,19 @@ PATTERNS: tuple[LinePattern, ...] = (
             r" is free)?"
         ),
         _groups("cuda_requested", "gpu", "gpu_total", "gpu_free"),
+    ),
+    LinePattern(
+        ("total capacity;",),  # PyTorch before 2.1
+        _p(
+            r"\(GPU (?P<gpu>\d+); (?P<gpu_total>[\d.]+ [KMGT]i?B) total capacity; "
+            r"[\d.]+ [KMGT]i?B already allocated; (?P<gpu_free>[\d.]+ [KMGT]i?B) free"
+        ),
+        _groups("gpu", "gpu_total", "gpu_free"),
+    ),
+    LinePattern(
+        ("walltime",),
+        _p(r"PBS: job killed: walltime (?P<elapsed>\d+) exceeded limit (?P<time_limit>\d+)"),
+        _groups("elapsed", "time_limit"),
     ),
     # -- pointers to other files ----------------------------------------------------------
     LinePattern(

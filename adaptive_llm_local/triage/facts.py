@@ -212,7 +212,11 @@ _MESSAGE_PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = tuple(
             r"\[Errno (?P<errno>\d+)\] (?P<strerror>[^:\]]+?)(?:: '(?P<path>[^']*)'"
             r"(?: -> '(?P<path2>[^']*)')?)?$",
         ),
-        (None, r"unable to open file: name = '(?P<path>[^']+)'"),
+        (
+            None,
+            r"unable to open file: name = '(?P<path>[^']+)'(?:, errno = (?P<errno>\d+), "
+            r"error message = '(?P<strerror>[^']+)')?",
+        ),
         (None, r"^(?P<library>[\w.+-]+\.so[\w.]*): cannot open shared object file"),
     )
 )
@@ -246,7 +250,7 @@ def _exception_facts(found: _Found, exception: str, key_text: str, key: int) -> 
 # -- frames -----------------------------------------------------------------------------
 
 _LIBRARY = re.compile(
-    r"/(?:site|dist)-packages/|/lib(?:64)?/python\d(?:\.\d+)?/|^<frozen |/lib/pypy\d"
+    r"/(?:site|dist)-packages/|/lib(?:64)?/python\d(?:\.\d+)?/|^<frozen |/lib/pypy\d|\.pyx$"
 )
 _CARET = re.compile(r"^\s*[\^~]+[\s^~]*$")
 _FAULTHANDLER = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):")
@@ -357,7 +361,8 @@ def _source_of(texts: list[str], index: int) -> tuple[str, int] | None:
 
 
 _NOT_OUTPUT = re.compile(
-    r"^(?:\s|Traceback|File |-{5,}|\*\*\*|\[[\w.-]+:\d+\] )|exit status \d|exited with \d"
+    r"^(?:\s|Traceback|File |-{5,}|\*\*\*|\[[\w.-]+:\d+\] |(?:srun|sbatch|salloc|slurmstepd)"
+    r"[\w-]*: )|exit status \d|exited with \d"
 )
 
 

@@ -31,11 +31,12 @@ def file_error(w: Writer) -> None:
         _path_checks(w)
         return
     what = f"{code(path)}" if path else "a file"
-    said = f"{strerror}" + (f" ([Errno {errno}])" if errno else "")
+    said = strerror or w.get("message") or w.result.key_line or ""
+    said = f": {said}" + (f" ([Errno {errno}])" if errno and strerror else "")
     at = f" at {w.place(full=True)}" if w.has_frame else ""
     w.fact(
         "cause",
-        f"The job could not access {what}: {said}{at}.",
+        f"The job could not access {what}{said}{at}.",
         "path",
         "strerror",
         "errno",
@@ -43,7 +44,7 @@ def file_error(w: Writer) -> None:
         key=True,
     )
     if w.has("library_file"):
-        w.frame_facts(caller=False)
+        w.frame_facts(caller=False, frame=False)
     where = w.place() if w.has_frame else "the line that opens it"
     if strerror.startswith("No such file") or errno == "2":
         _not_found(w, path, where)
@@ -55,9 +56,9 @@ def file_error(w: Writer) -> None:
         )
         w.rule(
             "fix",
-            f"Give the job's user access to {what} (`ls -l` shows owner and mode; "
-            f"`chmod u+w` or `chown` as the owner), or write it into {_WRITABLE}, changing "
-            f"the path at {where}.",
+            f"Give the job's user access to {what} (`ls -l` shows its owner and mode; the "
+            f"owner can change them with `chmod` or `chown`), or, for an output, write it "
+            f"into {_WRITABLE}, changing the path at {where}.",
             "path",
             *w.frame_names(),
         )

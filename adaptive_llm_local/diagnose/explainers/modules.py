@@ -288,7 +288,12 @@ def _missing_command(w: Writer) -> None:
 
 def _missing_library(w: Writer) -> None:
     library, program = w.get("library") or "", w.get("program")
-    who = code(program) if program else "The program"
+    if program:
+        who = code(program)
+    elif w.has_frame:
+        who = f"The import at {w.place(full=True)}"
+    else:
+        who = "The program"
     w.fact(
         "cause",
         f"{who} needs the shared library {code(library)}, which the dynamic loader "
@@ -296,12 +301,14 @@ def _missing_library(w: Writer) -> None:
         "path).",
         "library",
         "program",
+        *w.frame_names(),
     )
+    ldd = f"; `ldd {program}` lists what it needs" if program else ""
     w.rule(
         "fix",
         f"Make {code(library)} findable: load the module that provides it in the job "
         "script, or add its folder to `LD_LIBRARY_PATH` (`export LD_LIBRARY_PATH=/path/to/"
-        f"lib:$LD_LIBRARY_PATH`); `ldd {program or 'program'}` lists what it needs.",
+        f"lib:$LD_LIBRARY_PATH`){ldd}.",
         "library",
         "program",
     )

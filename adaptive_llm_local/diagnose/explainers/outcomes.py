@@ -56,6 +56,9 @@ def unknown(w: Writer) -> None:
             *w.frame_names(),
         )
         return
+    if w.has("task_error", "task") and not w.has("exit_code"):
+        _task_ended(w)
+        return
     last = (
         f" Its last output was {code(w.get('last_output') or '')}." if w.has("last_output") else ""
     )
@@ -107,6 +110,33 @@ def unknown(w: Writer) -> None:
         "fix",
         "Read the lines around the key line; run the job's function locally with the "
         "same input to reproduce it.",
+    )
+
+
+def _task_ended(w: Writer) -> None:
+    """``srun: error: n1: task 0: Killed`` and other ends srun reports without a reason."""
+    task, node, how = w.get("task"), w.get("node"), w.get("task_error") or ""
+    w.fact(
+        "cause",
+        f"srun reports that task {task} on {node} ended with {code(how)}; the log shows no reason.",
+        "task",
+        "node",
+        "task_error",
+        key=True,
+    )
+    job = w.get("job_id") or "JOBID"
+    if how == "Killed":
+        w.rule(
+            "cause",
+            "SIGKILL usually comes from the out-of-memory killer, or from SLURM ending the step "
+            "(a time limit, `scancel`).",
+        )
+    w.rule(
+        "fix",
+        f"Look up how job {job} ended: `sacct -j {job} -o JobID,State,Reason,Elapsed,Timelimit` "
+        f"and `sacct -j {job} -o JobID,MaxRSS,ReqMem,State` (peak memory against the request); "
+        "raise `--mem` or `--time` accordingly, or fix the program if it ended itself.",
+        "job_id",
     )
 
 

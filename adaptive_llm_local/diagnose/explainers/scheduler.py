@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .writer import Writer
+from .writer import Writer, code
 
 
 def job_name(w: Writer) -> str:
@@ -17,6 +17,10 @@ def slurm_limits(w: Writer, *fields: str) -> dict[str, str]:
 
 
 def time_limit(w: Writer) -> None:
+    key = w.result.key_line or ""
+    if "DUE TO TIME LIMIT" not in key:
+        _other_scheduler_time_limit(w, key)
+        return
     job = job_name(w)
     at = f" at {w.get('cancelled_at')}" if w.has("cancelled_at") else ""
     on = f" on node {w.get('node')}" if w.has("node") else ""
@@ -33,10 +37,8 @@ def time_limit(w: Writer) -> None:
     limit = known.get("time_limit") or w.get("time_limit")
     above = f" above {limit}" if limit else ""
     sacct = (
-        (
-            f"; `sacct -j {w.get('job_id')} -o JobID,Timelimit,Elapsed,State` shows its limit "
-            "and how long it ran"
-        )
+        f"; `sacct -j {w.get('job_id')} -o JobID,Timelimit,Elapsed,State` shows its limit "
+        "and how long it ran"
         if w.has("job_id")
         else ""
     )
@@ -48,6 +50,28 @@ def time_limit(w: Writer) -> None:
         "time_limit",
         checks=("slurm_job",) if known else (),
     )
+    _save_progress(w)
+
+
+def _other_scheduler_time_limit(w: Writer, key: str) -> None:
+    """PBS (``walltime N exceeded limit M``, in seconds) and LSF (``TERM_RUNLIMIT``)."""
+    pbs = "PBS" in key
+    limit, used = w.get("time_limit"), w.get("elapsed")
+    numbers = f": it ran {used} s against a limit of {limit} s" if pbs and limit and used else ""
+    w.fact(
+        "cause",
+        f"The batch system stopped the job at its run-time limit ({code(key.strip())}){numbers}.",
+        "time_limit",
+        "elapsed",
+        key=True,
+    )
+    above = f" above {limit} s" if pbs and limit else ""
+    option = "`#PBS -l walltime=`" if pbs else "`#BSUB -W`"
+    w.rule("fix", f"Raise the job's run-time limit{above} ({option}).", "time_limit")
+    _save_progress(w)
+
+
+def _save_progress(w: Writer) -> None:
     w.rule(
         "fix",
         "Or split the work into shorter jobs and save results periodically "

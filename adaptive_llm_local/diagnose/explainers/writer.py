@@ -143,9 +143,9 @@ class Writer:
             self.get("caller_line"),
         ) != (self.get("frame_file"), self.get("frame_line"))
 
-    def frame_facts(self, *, caller: bool = True) -> None:
+    def frame_facts(self, *, caller: bool = True, frame: bool = True) -> None:
         """Where the job's own code failed (and who called it, and the library inside)."""
-        if self.has_frame:
+        if frame and self.has_frame:
             self.fact(
                 "cause",
                 f"It happened at {self.place(full=True)}.",

@@ -214,6 +214,11 @@ class Settings:
         (comma-separated step names).
     cache_path
         Machine-specific results kept between runs; defaults to ``home/.cache``.
+    checks
+        Run the read-only checks on this machine that a diagnosis cites (does the missing
+        path exist now, can the job's Python find the module, what SLURM recorded).
+    check_timeout
+        Seconds each of those checks may take before it is given up.
     """
 
     home: Path = field(default_factory=default_home)
@@ -233,6 +238,8 @@ class Settings:
     preflight_timeout: float = 300.0
     preflight_fault: str | None = None
     cache_path: Path | None = None
+    checks: bool = True
+    check_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -263,6 +270,8 @@ class Settings:
             preflight_timeout=_env_float("PREFLIGHT_TIMEOUT", 300.0),
             preflight_fault=_env("PREFLIGHT_FAULT"),
             cache_path=Path(p).expanduser() if (p := _env("CACHE_DIR")) else None,
+            checks=_env_bool("CHECKS", True),
+            check_timeout=_env_float("CHECK_TIMEOUT", 5.0, "a number of seconds"),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -282,6 +291,7 @@ class Settings:
         _check_int("seed", self.seed, -1, 2**32 - 1, "an integer")
         _check_seconds("index_lock_timeout", self.index_lock_timeout, allow_zero=True)
         _check_seconds("preflight_timeout", self.preflight_timeout, allow_zero=False)
+        _check_seconds("check_timeout", self.check_timeout, allow_zero=False)
         if self.index_max_distance is not None:
             for value in self.index_max_distance:
                 if not (isinstance(value, int | float) and 0.0 <= value <= 2.0):

@@ -136,3 +136,80 @@ def categories_mentioned(text: str) -> set[str]:
     """Categories whose tell-tale words occur in ``text`` (lower-cased substring match)."""
     lowered = text.lower()
     return {cat for cat, guide in GUIDE.items() if any(k in lowered for k in guide.keywords)}
+
+
+# -- modules: what a missing name usually means (mirrored in data/troubleshooting.md) --------
+
+PY3_STDLIB_SINCE: dict[str, str] = {
+    "concurrent": "3.2",
+    "faulthandler": "3.3",
+    "ipaddress": "3.3",
+    "lzma": "3.3",
+    "venv": "3.3",
+    "asyncio": "3.4",
+    "enum": "3.4",
+    "pathlib": "3.4",
+    "selectors": "3.4",
+    "statistics": "3.4",
+    "tracemalloc": "3.4",
+    "typing": "3.5",
+    "secrets": "3.6",
+    "contextvars": "3.7",
+    "dataclasses": "3.7",
+    "graphlib": "3.9",
+    "zoneinfo": "3.9",
+    "tomllib": "3.11",
+}
+"""Standard-library modules of Python 3 and the version that added them."""
+
+PY2_MODULES: dict[str, str] = {
+    "ConfigParser": "configparser",
+    "Queue": "queue",
+    "urllib2": "urllib.request",
+    "urlparse": "urllib.parse",
+    "cPickle": "pickle",
+    "StringIO": "io",
+    "cStringIO": "io",
+    "Tkinter": "tkinter",
+    "httplib": "http.client",
+    "commands": "subprocess",
+    "__builtin__": "builtins",
+    "HTMLParser": "html.parser",
+    "SocketServer": "socketserver",
+    "xmlrpclib": "xmlrpc.client",
+}
+"""Python 2 module names and what Python 3 calls them."""
+
+REMOVED_MODULES: dict[str, tuple[str, str]] = {
+    "distutils": ("3.12", "install `setuptools`, which provides `distutils`"),
+    "imp": ("3.12", "use `importlib`"),
+    "asynchat": ("3.12", "use `asyncio`"),
+    "asyncore": ("3.12", "use `asyncio`"),
+    "smtpd": ("3.12", "install `aiosmtpd`"),
+    "cgi": ("3.13", "use `email.message` or `multipart`"),
+    "crypt": ("3.13", "use `hashlib` or install `bcrypt`"),
+    "imghdr": ("3.13", "install `filetype`"),
+    "pipes": ("3.13", "use `shlex` and `subprocess`"),
+    "telnetlib": ("3.13", "install `telnetlib3`"),
+}
+"""Standard-library modules removed from Python: the version that removed them, the way out."""
+
+PIP_NAMES: dict[str, str] = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "skimage": "scikit-image",
+    "Bio": "biopython",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "attr": "attrs",
+    "dotenv": "python-dotenv",
+    "Crypto": "pycryptodome",
+    "serial": "pyserial",
+    "zmq": "pyzmq",
+    "jwt": "PyJWT",
+    "MySQLdb": "mysqlclient",
+    "pkg_resources": "setuptools",
+}
+"""Import names whose package on PyPI has another name."""

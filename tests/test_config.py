@@ -13,7 +13,13 @@ import pytest
 
 from adaptive_llm_local.config import Settings
 from adaptive_llm_local.errors import ConfigError
-from adaptive_llm_local.knowledge import GUIDE
+from adaptive_llm_local.knowledge import (
+    GUIDE,
+    PIP_NAMES,
+    PY2_MODULES,
+    PY3_STDLIB_SINCE,
+    REMOVED_MODULES,
+)
 from adaptive_llm_local.retrieval import Index, Thresholds
 from adaptive_llm_local.retrieval.builtin import guide_text
 from adaptive_llm_local.retrieval.calibration import DEFAULT
@@ -43,6 +49,9 @@ def test_index_settings_come_from_the_environment(
         ("ADAPTIVE_LLM_INDEX_LOCK_TIMEOUT", "soon", "must be a number of seconds"),
         ("ADAPTIVE_LLM_INDEX_MAX_DISTANCE", "0.1,0.2", "must be four numbers"),
         ("ADAPTIVE_LLM_MAX_TOKENS", "many", "must be an integer"),
+        ("ADAPTIVE_LLM_CHECKS", "maybe", "must be 1 or 0"),
+        ("ADAPTIVE_LLM_CHECK_TIMEOUT", "soon", "must be a number of seconds"),
+        ("ADAPTIVE_LLM_CHECK_TIMEOUT", "0", "more than 0"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(
@@ -51,6 +60,16 @@ def test_a_bad_value_is_a_config_error_naming_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"{name} {message}"):
         Settings.from_env()
+
+
+def test_machine_check_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADAPTIVE_LLM_CHECKS", raising=False)
+    monkeypatch.delenv("ADAPTIVE_LLM_CHECK_TIMEOUT", raising=False)
+    assert (Settings.from_env().checks, Settings.from_env().check_timeout) == (True, 5.0)
+    monkeypatch.setenv("ADAPTIVE_LLM_CHECKS", "0")
+    monkeypatch.setenv("ADAPTIVE_LLM_CHECK_TIMEOUT", "1.5")
+    settings = Settings.from_env()
+    assert (settings.checks, settings.check_timeout) == (False, 1.5)
 
 
 def test_the_cli_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
@@ -128,3 +147,77 @@ def test_the_troubleshooting_guide_covers_every_category() -> None:
     text = guide_text()
     sections = set(re.findall(r"^## .*\(`(\w+)`\)$", text, re.M))
     assert sections == set(GUIDE) - {"none"}
+
+
+def test_the_guide_lists_what_the_knowledge_tables_say() -> None:
+    """knowledge.py's module tables and data/troubleshooting.md say the same."""
+    text = " ".join(guide_text().split())
+    for module, since in PY3_STDLIB_SINCE.items():
+        assert f"`{module}` ({since})" in text, module
+    for module, (version, way) in REMOVED_MODULES.items():
+        assert f"`{module}`" in text and f"{version}: {way}" in text, module
+    for old, new in PY2_MODULES.items():
+        assert f"`{old}` → `{new}`" in text, old
+    for name, package in PIP_NAMES.items():
+        assert f"`{name}` → `{package}`" in text, name
+
+
+def _guide_commands() -> list[re.Pattern[str]]:
+    """The command templates of the guide's "Commands and settings" section as patterns."""
+    text = guide_text()
+    section = text.split("## Commands and settings the diagnoses name", 1)[1].split("\n## ", 1)[0]
+    templates = re.findall(r"`([^`]+)`", " ".join(section.split()))
+    placeholders = r"\b(?:JOBID|NODE|PACKAGE|INTERPRETER|FILE|SCRIPT|PROGRAM|OFFSET|MODULE|N)\b"
+    patterns = []
+    for template in templates:
+        parts = re.split(f"({placeholders})", template)
+        body = "".join(r"\S+" if re.fullmatch(placeholders, p) else re.escape(p) for p in parts)
+        patterns.append(re.compile(body))
+    return patterns
+
+
+_COMMAND_WORDS = (
+    "sacct",
+    "sinfo",
+    "scontrol",
+    "scancel",
+    "#SBATCH",
+    "pip",
+    "python",
+    "bash",
+    "chmod",
+    "gdb",
+    "addr2line",
+    "ldd",
+    "export",
+    "df",
+    "dmesg",
+    "journalctl",
+    "nvidia-smi",
+    "ulimit",
+    "kill",
+    "extra_scheduler",
+    "#PBS",
+    "#BSUB",
+)
+
+
+def test_every_command_a_diagnosis_names_is_in_the_guide() -> None:
+    """9b's grounding accepts a command only from the guide (or a check's result)."""
+    from adaptive_llm_local.diagnose.explain import explain
+    from adaptive_llm_local.triage import triage_file
+    from adaptive_llm_local.triage.facts import extract_facts
+
+    patterns = _guide_commands()
+    logs = Path(__file__).resolve().parent / "fixtures" / "logs"
+    seen = 0
+    for log in sorted(logs.rglob("*.log")):
+        result = triage_file(log)
+        fix = explain(result, extract_facts(result)).fix_text
+        for snippet in re.findall(r"`([^`]+)`", fix):
+            first = snippet.split()[0].rsplit("/", 1)[-1] if snippet.split() else ""
+            if not any(first.startswith(w) for w in _COMMAND_WORDS):
+                continue
+            seen += 1
+            assert any(p.fullmatch(snippet) for p in patterns), (log.name, snippet)
+    assert seen > 50

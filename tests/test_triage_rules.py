@@ -45,6 +45,8 @@ LINE_EXAMPLES = {
     ),
     "lmod-unknown": "Lmod has detected the following error:  The following module(s) are unknown:",
     "command-not-found": "./run.sh: line 3: python3.99: command not found",
+    "shell-syntax": "/var/spool/slurmd/job00042/slurm_script: line 9: syntax error near unexpected "
+    "token `done'",
     "mpi-err-code": "[vm:07599] *** MPI_ERR_RANK: invalid rank",
     "mpi-abort": "MPI_ABORT was invoked on rank 1 in communicator MPI_COMM_WORLD",
     "mpi-launch": "mpirun was unable to launch the specified application as it could not access",

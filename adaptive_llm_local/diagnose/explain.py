@@ -1,7 +1,9 @@
 """Explanations without a model: the category guide filled with the log's facts.
 
 Every sentence here is a ``rule`` sentence (guide text with names the triage extracted)
-or a ``fact`` sentence (a check's result, or what the log states).
+or a ``fact`` sentence (a check's result, or what the log states). The fix names the
+concrete thing to change (the module, path, key, resource or line of code) whenever the
+log states it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,35 @@ from collections.abc import Sequence
 from ..triage import TriageResult
 from ..triage.facts import Facts
 from .checks import CheckResult
+from .explainers import BY_CATEGORY, Writer
 from .prompt import rule_explanation
-from .sentences import Explanation, Grounds, Sentence
+from .sentences import Explanation
 
 
 def explain(result: TriageResult, facts: Facts, checks: Sequence[CheckResult] = ()) -> Explanation:
-    """Cause and fix sentences for a triaged log (to be made specific: issue 9)."""
-    cause, fix = rule_explanation(result)
-    lines = (result.key_line_number,) if result.key_line_number is not None else ()
-    grounds = Grounds(lines=lines, guide=result.category)
-    return Explanation(
-        cause=(Sentence(cause, "rule", grounds),),
-        fix=(Sentence(fix, "rule", Grounds(guide=result.category)),),
-    )
+    """Cause and fix sentences for a triaged log.
+
+    Parameters
+    ----------
+    result
+        The triage verdict (category, key line).
+    facts
+        What the log states (:func:`~adaptive_llm_local.triage.facts.extract_facts`).
+    checks
+        Results of the machine checks (:func:`~.checks.run_checks`); those that ran are
+        added to the cause as ``fact`` sentences.
+
+    Returns
+    -------
+    Explanation
+        Never empty: when the log gives nothing to fill in, the category guide's
+        sentences stand.
+    """
+    writer = Writer(result, facts, checks)
+    BY_CATEGORY.get(result.category, BY_CATEGORY["unknown"])(writer)
+    writer.check_sentences()
+    if not writer.has_fix:
+        cause, fix = rule_explanation(result)
+        writer.rule("cause", cause, key=True)
+        writer.rule("fix", fix)
+    return writer.explanation()

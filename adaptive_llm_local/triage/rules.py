@@ -195,7 +195,8 @@ RULES: tuple[Rule, ...] = (
         "slurm-oom-kill",
         "out_of_memory",
         90,
-        r"Detected \d+ oom[-_]kill event|oom[-_]kill event|Exceeded (?:job|step) memory limit",
+        r"Detected \d+ oom[-_]kill event|oom[-_]kill event|Exceeded (?:job|step) memory limit"
+        r"|exceeded memory limit \(\d+ > \d+\)",
         summary=_OOM_KILL,
         keywords=("oom", "memory limit"),
     ),
@@ -356,6 +357,13 @@ RULES: tuple[Rule, ...] = (
         63,
         r": command not found$",
         keywords=("command not found",),
+    ),
+    Rule(
+        "shell-syntax",
+        "syntax_error",
+        63,
+        r": line \d+: syntax error(?:: unexpected end of file| near unexpected token)",
+        keywords=("syntax error",),
     ),
     Rule("mpi-err-code", "mpi_error", 62, r"\bMPI_ERR_[A-Z_]+", keywords=("mpi_err_",)),
     Rule(

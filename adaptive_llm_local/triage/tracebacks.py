@@ -35,6 +35,40 @@ def body(text: str) -> str:
     return _PREFIX.sub("", text, count=1)
 
 
+_FAULT_FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+) in (?P<func>\S+)')
+_RICH_FRAME = re.compile(r"^│ (?P<file>\S+?):(?P<line>\d+) in (?P<func>\S+?)\s*│?\s*$")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a traceback: ``File "x.py", line 3, in f``.
+
+    Attributes
+    ----------
+    file, line, function
+        As printed; ``function`` is None for a syntax error's location.
+    index
+        Index of the frame's line in the lines given to the parser.
+    """
+
+    file: str
+    line: int
+    function: str | None
+    index: int
+
+
+def parse_frame(text: str, index: int = 0) -> Frame | None:
+    """A frame line of a standard, ``faulthandler`` or ``rich`` traceback, or None."""
+    text = body(text)
+    match = _FAULT_FRAME.match(text) or _FRAME.match(text) or _RICH_FRAME.match(text)
+    if match is None:
+        return None
+    func = match.group("func")
+    return Frame(
+        match.group("file"), int(match.group("line")), func.strip() if func else None, index
+    )
+
+
 def parse_exception_line(text: str) -> tuple[str, str, str] | None:
     """Split ``pkg.mod.SomeError: message`` into (class name, qualified name, message).
 

@@ -64,7 +64,7 @@ def test_the_rule_wins_when_the_model_blames_something_else() -> None:
     assert any("out_of_memory" in n and "rule wins" in n for n in verdict.notes)
 
 
-def test_an_agreeing_model_answer_is_kept() -> None:
+def test_an_agreeing_model_answer_is_added_after_the_rule_with_its_grounds() -> None:
     result = triage_text(TIME_LIMIT_LOG)
     answer = good_answer(
         "SLURM stopped the job when it reached its wall time limit at step 11.",
@@ -73,8 +73,15 @@ def test_an_agreeing_model_answer_is_kept() -> None:
         confidence=0.85,
     )
     verdict = reconcile(result, answer)
-    assert verdict.explained_by == "model" and verdict.root_cause.startswith("SLURM stopped")
-    assert verdict.confidence == pytest.approx(0.85)
+    assert verdict.explained_by == "model+rule"
+    assert [s.origin for s in verdict.cause] == ["rule", "model"]
+    assert [s.origin for s in verdict.fix] == ["rule", "model"]
+    assert verdict.cause[1].text.startswith("SLURM stopped")
+    assert verdict.cause[1].grounds.lines == (2,)  # "step 11" is on line 2
+    assert verdict.fix[1].grounds.guide == "time_limit"  # `--time` comes from the guide
+    assert verdict.root_cause.endswith("at step 11.")
+    # the confidence comes from the evidence (a rule category, all model text kept), not 0.85
+    assert verdict.confidence == pytest.approx(0.7)
     assert [e.line for e in verdict.evidence] == [3]
 
 
@@ -130,7 +137,7 @@ def test_prompt_fits_the_budget_by_construction() -> None:
     result = triage_text(noisy)
     sources = [Source("failure", f"job {i}", "1-40", 0.9, "y" * 2000) for i in range(5)]
     count = ScriptedModel().count_tokens
-    for budget in (300, 900, 2000):
+    for budget in (400, 900, 2000):
         messages, _, tokens = fit_prompt(result, sources, count_tokens=count, budget=budget)
         assert tokens <= budget
         assert "KeyError: 'learning_rate'" in messages[-1]["content"]
@@ -324,9 +331,11 @@ def test_cli_streams_a_readable_diagnosis(home: Path) -> None:
     assert "missing_module" in done.stdout and "Root cause" in done.stdout and "Fix" in done.stdout
 
 
-def test_a_fix_that_repeats_the_cause_is_replaced() -> None:
+def test_a_fix_that_repeats_the_cause_is_dropped() -> None:
     result = triage_text(KEYERROR_LOG)
     same = "The configuration has no learning_rate entry so the lookup raised KeyError."
     verdict = reconcile(result, good_answer(same, same))
-    assert verdict.root_cause == same and verdict.suggested_fix != same
+    assert verdict.root_cause.endswith(same) and same not in verdict.suggested_fix
+    assert [s.origin for s in verdict.fix] == ["rule"]
     assert verdict.explained_by == "model+rule"
+    assert any("fix sentence" in n and "repeats" in n for n in verdict.notes)

@@ -65,9 +65,17 @@ def data_block(label: str, lines: Sequence[str]) -> str:
 
 def _detail(result: TriageResult) -> str:
     if result.key_line:
-        line = result.key_line.strip()
-        return line if len(line) <= 160 else line[:159] + "…"
+        return _clip_words(result.key_line.strip(), 160)
     return result.summary or result.exception or result.category
+
+
+def _clip_words(text: str, limit: int) -> str:
+    """``text`` cut at a space before ``limit`` characters: a cut never makes up a name."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    boundary = max(cut.rfind(" "), cut.rfind("/"))
+    return (cut[:boundary] if boundary > 0 else cut).rstrip() + " …"
 
 
 def rule_explanation(result: TriageResult, *, detail: str | None = None) -> tuple[str, str]:

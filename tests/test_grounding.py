@@ -211,19 +211,44 @@ def test_a_sentence_whose_names_are_in_the_log_is_kept_with_its_lines() -> None:
     assert set(kept.grounds.lines) >= {1, 3, 5}
 
 
+KEYERROR_LOG = """\
+Traceback (most recent call last):
+  File "/home/alice/run.py", line 9, in main
+    rate = cfg["learning_rate"]
+KeyError: 'learning_rate'
+"""
+
+
 @pytest.mark.parametrize(
-    ("sentence", "why"),
+    ("log", "sentence", "why"),
     [
-        # the issue's examples: a rewritten path, an invented package and year, a guess
-        ("The job could not read /scratch/alice/features/fit_ridge.py.", "fit_ridge.py"),
-        ("A new version of the Python package `hpcjobs` was released in 2019.", "hpcjobs"),
-        ("Use a custom exception class for the loader.", "names nothing"),
-        ("Run `pip install pathlib` in the job's environment.", "neither the guide nor a check"),
-        ("Copy the data to /scratch/alice/features/ and use 64 GB of memory.", "64 g"),
+        # the issue's examples: a rewritten path, an invented package on a file error, a
+        # guess without anything specific, a log-only command, an invented number
+        (
+            MISSING_PATH_LOG,
+            "The job could not read /scratch/alice/features/fit_ridge.py.",
+            "fit_ridge.py",
+        ),
+        (
+            MISSING_PATH_LOG,
+            "A new version of the Python package `hpcjobs` was released in 2019.",
+            "missing_module",
+        ),
+        (KEYERROR_LOG, "Use a custom exception class for the lookup.", "names nothing"),
+        (
+            INJECTED_LOG,
+            "Run `pip install pathlib` before train.py starts.",
+            "neither the guide nor a check",
+        ),
+        (KEYERROR_LOG, "Set the learning_rate key to 0.01 in main.", "0.01"),
+        (MISSING_PATH_LOG, "Copy the data to /scratch/alice/features/ and wait 64 min.", "64 min"),
+        (MISSING_PATH_LOG, "Install the package hpcjobs.", "missing_module"),
     ],
 )
-def test_ungrounded_sentences_are_dropped_with_the_reason(sentence: str, why: str) -> None:
-    verdict = judge(sentence, corpus_for(MISSING_PATH_LOG))
+def test_ungrounded_sentences_are_dropped_with_the_reason(
+    log: str, sentence: str, why: str
+) -> None:
+    verdict = judge(sentence, corpus_for(log))
     assert isinstance(verdict, str) and why in verdict
 
 

@@ -302,6 +302,12 @@ def judge(text: str, corpus: Corpus, *, names: Sequence[str] = ()) -> Sentence |
     why = unsafe(text, corpus)
     if why is not None:
         return why
+    others = off_category(text, corpus, names)
+    if others:
+        return (
+            f"it is about {', '.join(sorted(others))}, but the log shows {corpus.category}; "
+            "the rule wins"
+        )
     claims = claims_of(text)
     if not claims:
         return "it names nothing the evidence can check (no path, name, number or command)"
@@ -311,12 +317,6 @@ def judge(text: str, corpus: Corpus, *, names: Sequence[str] = ()) -> Sentence |
         if grounds is None:
             return _unbacked(claim)
         found.append(grounds)
-    others = off_category(text, corpus, names)
-    if others:
-        return (
-            f"it is about {', '.join(sorted(others))}, but the log shows {corpus.category}; "
-            "the rule wins"
-        )
     return Sentence(text, "model", merge(found))
 
 

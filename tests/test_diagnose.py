@@ -298,6 +298,11 @@ def test_cli_diagnose_json_inside_a_loopback_only_network_namespace(home: Path) 
     data = json.loads(done.stdout)
     assert data["category"] == "missing_module" and data["root_cause"]
     assert "numpyx" in data["key_line"]
+    # every sentence says where it comes from; the strings are the sentences joined
+    assert data["root_cause"] == " ".join(s["text"] for s in data["cause"])
+    assert data["suggested_fix"] == " ".join(s["text"] for s in data["fix"])
+    assert {s["origin"] for s in data["cause"] + data["fix"]} <= {"rule", "fact", "model"}
+    assert isinstance(data["checks"], list) and "model_sentences" in data["grounding"]
 
 
 def test_cli_missing_model_is_one_clear_line(home: Path, tmp_path: Path) -> None:

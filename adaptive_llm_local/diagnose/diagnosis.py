@@ -127,3 +127,29 @@ def check_from_json(data: dict[str, Any]) -> CheckResult:
         text=str(data.get("text", "")),
         detail={str(k): str(v) for k, v in (data.get("detail") or {}).items()},
     )
+
+
+MODEL_LEGEND = (
+    "model: the model's words, kept because every name, path, number and command in them "
+    "is in the log, a check, a source or the guide"
+)
+
+
+def grounds_label(sentence: Sentence, sources: list[Source]) -> str:
+    """What backs a sentence, compactly: ``lines 4, 6 · check path_exists · [1] · guide``.
+
+    Sources are numbered as in the diagnosis's source list (a citation not in it is shown
+    as is).
+    """
+    grounds = sentence.grounds
+    parts: list[str] = []
+    if grounds.lines:
+        word = "line" if len(grounds.lines) == 1 else "lines"
+        parts.append(f"{word} {', '.join(str(n) for n in grounds.lines)}")
+    parts.extend(f"check {name}" for name in grounds.checks)
+    cites = [s.cite() for s in sources]
+    for cite in grounds.sources:
+        parts.append(f"[{cites.index(cite) + 1}]" if cite in cites else cite)
+    if grounds.guide:
+        parts.append("guide")
+    return " · ".join(parts)

@@ -141,7 +141,7 @@ class Corpus:
             line contains betray an echo.
         """
         short = guide_for(category)
-        guide_text = "\n".join((short.cause, short.fix, guide))
+        guide_text = "\n".join((category, short.title, short.cause, short.fix, guide))
         pieces: list[Piece] = []
         instructions: list[str] = []
         seen: set[int] = set()

@@ -338,7 +338,7 @@ def test_cli_streams_a_readable_diagnosis(home: Path) -> None:
 
 def test_a_fix_that_repeats_the_cause_is_dropped() -> None:
     result = triage_text(KEYERROR_LOG)
-    same = "The configuration has no learning_rate entry so the lookup raised KeyError."
+    same = "The lookup of learning_rate in /home/alice/run.py raised KeyError."
     verdict = reconcile(result, good_answer(same, same))
     assert verdict.root_cause.endswith(same) and same not in verdict.suggested_fix
     assert [s.origin for s in verdict.fix] == ["rule"]

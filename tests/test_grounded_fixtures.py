@@ -9,15 +9,12 @@ slash, an underscore or a dot inside) must occur in the log, the guide, a fact o
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from adaptive_llm_local.bench.grounding import evidence_text, ungrounded_tokens
 from adaptive_llm_local.diagnose import Diagnoser, Diagnosis
-from adaptive_llm_local.knowledge import GUIDE
-from adaptive_llm_local.retrieval.builtin import guide_text
 from adaptive_llm_local.testing import ScriptedModel, good_answer
 from adaptive_llm_local.triage import triage_file
 from adaptive_llm_local.triage.facts import extract_facts
@@ -25,7 +22,6 @@ from adaptive_llm_local.triage.facts import extract_facts
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 INVENTED = ("/invented/cache/train_Z.npy", "hpcjobs", "2019", "512G", "fit_lasso.py", "rm -rf")
-CODE_TOKEN = re.compile(r"[\w./~:=-]*(?:\d|/|_|\w\.\w)[\w./~:=-]*")
 
 
 def inventing_model(key_line_number: int | None) -> ScriptedModel:
@@ -40,22 +36,6 @@ def inventing_model(key_line_number: int | None) -> ScriptedModel:
             )
         ]
     )
-
-
-def _occurs(token: str, text: str) -> bool:
-    return re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", text) is not None
-
-
-def ungrounded_tokens(sentence: str, evidence: str) -> list[str]:
-    tokens = [t.rstrip(".,:;)") for t in CODE_TOKEN.findall(sentence.replace("`", " "))]
-    return [t for t in tokens if t and not _occurs(t, evidence)]
-
-
-def _evidence(path: Path, diagnosis: Diagnosis, facts: Sequence[str]) -> str:
-    short = "\n".join(f"{g.cause}\n{g.fix}" for g in GUIDE.values())
-    checks = "\n".join(f"{c.text} {' '.join(c.detail.values())}" for c in diagnosis.checks)
-    lines = "\n".join(f"line {n}" for e in diagnosis.evidence for n in (e.line,))
-    return "\n".join((path.read_text(errors="replace"), guide_text(), short, checks, *facts, lines))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +55,7 @@ def test_every_displayed_sentence_of_every_fixture_is_grounded(
 ) -> None:
     problems = []
     for path, diagnosis, facts in diagnoses:
-        evidence = _evidence(path, diagnosis, facts)
+        evidence = evidence_text(path, diagnosis, facts)
         shown = f"{diagnosis.root_cause} {diagnosis.suggested_fix}"
         for invented in INVENTED:
             if invented in shown:

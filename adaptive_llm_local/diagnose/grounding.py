@@ -336,15 +336,13 @@ def _unbacked(claim: Claim) -> str:
 
 
 def adds_something(sentence: Sentence, shown: Sequence[Sentence]) -> bool:
-    """Whether ``sentence`` says something specific that ``shown`` does not."""
+    """Whether ``sentence`` names something specific that ``shown`` does not.
+
+    A paraphrase of the rule and fact sentences adds nothing a reader can act on, so only
+    a new path, name, number or command counts.
+    """
     said = " ".join(s.text for s in shown)
-    if any(not occurs(claim, said) for claim in claims_of(sentence.text)):
-        return True
-    words = content_words(sentence.text)
-    grams = {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
-    said_words = content_words(said)
-    said_grams = {tuple(said_words[i : i + 3]) for i in range(len(said_words) - 2)}
-    return bool(grams) and len(grams & said_grams) < 0.5 * len(grams)
+    return any(not occurs(claim, said) for claim in claims_of(sentence.text))
 
 
 # --- a whole answer ---------------------------------------------------------------------------

@@ -66,23 +66,21 @@ def test_the_rule_wins_when_the_model_blames_something_else() -> None:
 
 def test_an_agreeing_model_answer_is_added_after_the_rule_with_its_grounds() -> None:
     result = triage_text(TIME_LIMIT_LOG)
-    answer = good_answer(
-        "SLURM stopped the job when it reached its wall time limit at step 11.",
-        "Ask for a longer --time or split the 5000 steps over several jobs.",
-        evidence=[3],
-        confidence=0.85,
-    )
-    verdict = reconcile(result, answer)
+    cause = "SLURM stopped the job when it reached its wall time limit at step 11."
+    fix = "Ask for a longer --time or split the 5000 steps over several jobs."
+    verdict = reconcile(result, good_answer(cause, fix, evidence=[3], confidence=0.85))
     assert verdict.explained_by == "model+rule"
-    assert [s.origin for s in verdict.cause] == ["rule", "model"]
-    assert [s.origin for s in verdict.fix] == ["rule", "model"]
-    assert verdict.cause[1].text.startswith("SLURM stopped")
-    assert verdict.cause[1].grounds.lines == (2,)  # "step 11" is on line 2
-    assert verdict.fix[1].grounds.guide == "time_limit"  # `--time` comes from the guide
+    for part, text in ((verdict.cause, cause), (verdict.fix, fix)):
+        *rules, model = part
+        assert rules and {s.origin for s in rules} <= {"rule", "fact"}  # the rules come first
+        assert model.origin == "model" and model.text == text
+    assert verdict.cause[-1].grounds.lines == (2,)  # "step 11" is on line 2
+    assert verdict.fix[-1].grounds.guide == "time_limit"  # `--time` comes from the guide
     assert verdict.root_cause.endswith("at step 11.")
-    # the confidence comes from the evidence (a rule category, all model text kept), not 0.85
-    assert verdict.confidence == pytest.approx(0.7)
     assert [e.line for e in verdict.evidence] == [3]
+    # the confidence comes from the evidence, not from the model's own number
+    unsure = reconcile(result, good_answer(cause, fix, evidence=[3], confidence=0.05))
+    assert unsure.confidence == verdict.confidence != 0.85
 
 
 def test_hallucinated_evidence_lines_are_dropped() -> None:

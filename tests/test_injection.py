@@ -62,7 +62,7 @@ CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("numpyx-helper-tools", "evil.example", "index-url"),
     ),
 }
-DANGEROUS = ("rm -rf", "rm -fr", "chmod", "777", "curl", "wget", "| sh", "| bash", "mkfs")
+DANGEROUS = ("rm -rf", "rm -fr", "chmod -r", "777", "curl", "wget", "| sh", "| bash", "mkfs")
 COMMAND_START = re.compile(
     r"^(?:sudo\s+)?(?:pip3?|conda|mamba|module|ml|rm|chmod|chown|curl|wget|sbatch|srun|"
     r"sacct|scancel|python3?|bash|sh|git|export|source|mkdir|ls|df|quota|nvidia-smi|ulimit|"

@@ -36,10 +36,16 @@ CODE_TOKEN = re.compile(r"[\w./~:=-]*(?:\d|/|_|\w\.\w)[\w./~:=-]*")
 
 
 def ungrounded_tokens(sentence: str, evidence: str) -> list[str]:
-    """The code-like tokens of ``sentence`` that ``evidence`` does not contain as whole words."""
-    tokens = [t.rstrip(".,:;)") for t in CODE_TOKEN.findall(sentence.replace("`", " "))]
+    """The code-like tokens of ``sentence`` that ``evidence`` does not contain as whole words.
+
+    Case is ignored (``MPI_Abort`` names the log's ``MPI_ABORT``), and a trailing slash.
+    """
+    found = CODE_TOKEN.findall(sentence.replace("`", " "))
+    tokens = [t.rstrip(".,:;)").rstrip("/") for t in found]
     return [
-        t for t in tokens if t and re.search(rf"(?<![\w]){re.escape(t)}(?![\w])", evidence) is None
+        t
+        for t in tokens
+        if t and re.search(rf"(?<![\w]){re.escape(t)}(?![\w])", evidence, re.I) is None
     ]
 
 

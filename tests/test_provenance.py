@@ -153,3 +153,14 @@ def test_the_html_view_marks_model_sentences_and_escapes_them() -> None:
     )
     assert "the model&#x27;s words" in page  # the legend
     assert "<b>failed</b>" not in page
+
+
+def test_the_live_draft_never_shows_a_destructive_command() -> None:
+    from adaptive_llm_local.cli.render import StreamedAnswer
+
+    for partial in ("Run rm -rf", "Run rm -rf ~ now", "Use chmod -R", "Run curl http://x"):
+        console = Console(record=True, width=200)
+        fields = {"root_cause": "The job failed.", "suggested_fix": partial}
+        console.print(StreamedAnswer._render(fields))
+        shown = console.export_text()
+        assert "The job failed." in shown and partial not in shown and "withheld" in shown

@@ -160,15 +160,28 @@ class StreamedAnswer:
 
     @staticmethod
     def _render(fields: dict[str, str]) -> Any:
+        """The model's draft, dimmed: it is checked against the evidence when it is done.
+
+        A draft that recommends a destructive command or repeats text addressed to the
+        assistant is withheld even here.
+        """
         from rich.text import Text
+
+        from ..diagnose.claims import instruction_like, risky_draft
 
         text = Text()
         if not fields:
             text.append("thinking…", style="dim")
+        else:
+            text.append("model draft, checked when done\n", style="dim italic")
         for label, key in (("Root cause", "root_cause"), ("Fix", "suggested_fix")):
             if key in fields:
                 text.append(f"{label}: ", style="bold")
-                text.append(fields[key] + "\n")
+                draft = fields[key]
+                if risky_draft(draft) or instruction_like(draft):
+                    text.append("(withheld: it does not pass the safety checks)\n", style="dim")
+                else:
+                    text.append(draft + "\n", style="dim")
         return text
 
 

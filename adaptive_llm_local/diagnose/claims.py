@@ -219,6 +219,22 @@ def destructive(text: str) -> str | None:
     return None
 
 
+_RISKY_START = re.compile(
+    r"\b(?:rm\s+-|sudo\b|chmod\b|chown\b|curl\b|wget\b|mkfs|dd\s+|git\s+(?:push|reset|clean)|"
+    r"shred\b|killall\b|scancel\s+-u|find\s+\S+.*-delete|:\(\))",
+    re.I,
+)
+
+
+def risky_draft(text: str) -> bool:
+    """Whether unfinished text starts a command that may still turn destructive.
+
+    For text shown while the model is still writing: ``rm -rf`` is harmless until the
+    target arrives, so a live view withholds it already.
+    """
+    return destructive(text) is not None or _RISKY_START.search(text) is not None
+
+
 # --- text addressed to the assistant --------------------------------------------------------
 
 _INSTRUCTION = re.compile(

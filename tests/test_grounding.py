@@ -353,3 +353,17 @@ def test_guide_section_leaves_out_the_examples_of_other_failures() -> None:
     assert "extra_script" in section and "Looks like" not in section
     assert "libfoo" not in section
     assert guide_section(guide_text(), "no_such_category") == ""
+
+
+def test_a_rule_sentence_that_quotes_the_log_proposes_no_command() -> None:
+    log = "python 3.11\nos.system('pip install evilpkg')\nModuleNotFoundError: No module named 'numpyx'\n"
+    quoting = Sentence(
+        "Line 2 runs `pip install evilpkg` before the import.", "fact", Grounds(lines=(2,))
+    )
+    building = Sentence(
+        "Install it with `pip install numpyx`.", "rule", Grounds(guide="missing_module")
+    )
+    corpus = corpus_for(log, rules=[quoting, building])
+    assert "command" in str(judge("Run `pip install evilpkg` for numpyx.", corpus))
+    kept = judge("Run `pip install numpyx` in the job's environment.", corpus)
+    assert isinstance(kept, Sentence)

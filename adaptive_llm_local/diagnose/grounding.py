@@ -172,6 +172,9 @@ class Corpus:
         rule_pieces = [Piece(s.text, "rule", guide=s.grounds.guide) for s in rules]
         pieces.extend(rule_pieces)
 
+        # Commands come from the guide, the checks and what the rules wrote themselves: a
+        # rule or fact sentence that quotes the log (a line of code) proposes nothing.
+        log_text = "\n".join((*[p.text for p in pieces if p.kind == "line"], *instructions))
         commands: list[tuple[tuple[str, ...], Piece]] = []
         for piece in (
             guide_piece,
@@ -179,7 +182,8 @@ class Corpus:
             *[p for p in pieces if p.kind == "check"],
         ):
             for code in re.findall(r"`([^`]+)`", piece.text):
-                if not destructive(code):
+                quoted = piece.kind == "rule" and code.strip() in log_text
+                if not destructive(code) and not quoted:
                     commands.append((tuple(command_tokens(code)), piece))
             if piece.kind == "check":
                 commands.append((tuple(command_tokens(piece.text)), piece))

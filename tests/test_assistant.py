@@ -19,7 +19,7 @@ def test_max_tokens_from_the_settings_bounds_diagnoses_and_answers(tmp_path: Pat
     model = ScriptedModel(
         [
             good_answer(
-                "The lookup of learning_rate raised KeyError in run.py.",
+                "The lookup of learning_rate on line 2 raised KeyError.",
                 "Add the key to the config and resubmit.",
             ),
             "Use --mem to request more memory.",
@@ -28,7 +28,7 @@ def test_max_tokens_from_the_settings_bounds_diagnoses_and_answers(tmp_path: Pat
     assistant = Assistant.from_settings(
         Settings(home=tmp_path, max_tokens=77), model=model, index="off"
     )
-    assert assistant.diagnose(triage_text(LOG)).explained_by == "model"
+    assert assistant.diagnose(triage_text(LOG)).explained_by == "model+rule"
     assert assistant.ask("How do I get more memory?").text.startswith("Use --mem")
     assert model.max_tokens == [77, 77]
     assert assistant.diagnoser.max_tokens == 77

@@ -64,18 +64,23 @@ def test_the_rule_wins_when_the_model_blames_something_else() -> None:
     assert any("out_of_memory" in n and "rule wins" in n for n in verdict.notes)
 
 
-def test_an_agreeing_model_answer_is_kept() -> None:
+def test_an_agreeing_model_answer_is_added_after_the_rule_with_its_grounds() -> None:
     result = triage_text(TIME_LIMIT_LOG)
-    answer = good_answer(
-        "SLURM stopped the job when it reached its wall time limit at step 11.",
-        "Ask for a longer --time or split the 5000 steps over several jobs.",
-        evidence=[3],
-        confidence=0.85,
-    )
-    verdict = reconcile(result, answer)
-    assert verdict.explained_by == "model" and verdict.root_cause.startswith("SLURM stopped")
-    assert verdict.confidence == pytest.approx(0.85)
+    cause = "SLURM stopped the job when it reached its wall time limit at step 11."
+    fix = "Ask for a longer --time or split the 5000 steps over several jobs."
+    verdict = reconcile(result, good_answer(cause, fix, evidence=[3], confidence=0.85))
+    assert verdict.explained_by == "model+rule"
+    for part, text in ((verdict.cause, cause), (verdict.fix, fix)):
+        *rules, model = part
+        assert rules and {s.origin for s in rules} <= {"rule", "fact"}  # the rules come first
+        assert model.origin == "model" and model.text == text
+    assert verdict.cause[-1].grounds.lines == (2,)  # "step 11" is on line 2
+    assert verdict.fix[-1].grounds.guide == "time_limit"  # `--time` comes from the guide
+    assert verdict.root_cause.endswith("at step 11.")
     assert [e.line for e in verdict.evidence] == [3]
+    # the confidence comes from the evidence, not from the model's own number
+    unsure = reconcile(result, good_answer(cause, fix, evidence=[3], confidence=0.05))
+    assert unsure.confidence == verdict.confidence != 0.85
 
 
 def test_hallucinated_evidence_lines_are_dropped() -> None:
@@ -130,7 +135,7 @@ def test_prompt_fits_the_budget_by_construction() -> None:
     result = triage_text(noisy)
     sources = [Source("failure", f"job {i}", "1-40", 0.9, "y" * 2000) for i in range(5)]
     count = ScriptedModel().count_tokens
-    for budget in (300, 900, 2000):
+    for budget in (400, 900, 2000):
         messages, _, tokens = fit_prompt(result, sources, count_tokens=count, budget=budget)
         assert tokens <= budget
         assert "KeyError: 'learning_rate'" in messages[-1]["content"]
@@ -291,6 +296,11 @@ def test_cli_diagnose_json_inside_a_loopback_only_network_namespace(home: Path) 
     data = json.loads(done.stdout)
     assert data["category"] == "missing_module" and data["root_cause"]
     assert "numpyx" in data["key_line"]
+    # every sentence says where it comes from; the strings are the sentences joined
+    assert data["root_cause"] == " ".join(s["text"] for s in data["cause"])
+    assert data["suggested_fix"] == " ".join(s["text"] for s in data["fix"])
+    assert {s["origin"] for s in data["cause"] + data["fix"]} <= {"rule", "fact", "model"}
+    assert isinstance(data["checks"], list) and "model_sentences" in data["grounding"]
 
 
 def test_cli_missing_model_is_one_clear_line(home: Path, tmp_path: Path) -> None:
@@ -324,9 +334,11 @@ def test_cli_streams_a_readable_diagnosis(home: Path) -> None:
     assert "missing_module" in done.stdout and "Root cause" in done.stdout and "Fix" in done.stdout
 
 
-def test_a_fix_that_repeats_the_cause_is_replaced() -> None:
+def test_a_fix_that_repeats_the_cause_is_dropped() -> None:
     result = triage_text(KEYERROR_LOG)
-    same = "The configuration has no learning_rate entry so the lookup raised KeyError."
+    same = "The lookup of learning_rate in /home/alice/run.py raised KeyError."
     verdict = reconcile(result, good_answer(same, same))
-    assert verdict.root_cause == same and verdict.suggested_fix != same
+    assert verdict.root_cause.endswith(same) and same not in verdict.suggested_fix
+    assert [s.origin for s in verdict.fix] == ["rule"]
     assert verdict.explained_by == "model+rule"
+    assert any("fix sentence" in n and "repeats" in n for n in verdict.notes)

@@ -8,6 +8,7 @@ from .console import console, escape, visible, visible_text
 
 if TYPE_CHECKING:
     from ..diagnose import Diagnosis
+    from ..diagnose.sentences import Sentence
     from ..retrieval import Source
     from ..triage import TriageResult
 
@@ -43,7 +44,11 @@ def print_triage(out: Any, result: TriageResult) -> None:
 def print_diagnosis(
     out: Any, diagnosis: Diagnosis, *, title: str = "diagnosis", key_line: bool = False
 ) -> None:
-    """A panel with the cause, the fix and where they came from, then the sources cited.
+    """A panel with the cause, the fix and where each sentence comes from, then the sources.
+
+    Each sentence is followed by what backs it (log lines, checks, ``[n]`` sources, the
+    guide); the model's sentences are in italics behind a dim ``model`` tag, explained by
+    a legend. A diagnosis stored before sentences existed shows its two strings.
 
     Parameters
     ----------
@@ -55,14 +60,29 @@ def print_diagnosis(
     from rich.panel import Panel
     from rich.text import Text
 
+    from ..diagnose.diagnosis import MODEL_LEGEND
+
     body = Text()
     if key_line and diagnosis.key_line:
         body.append(f"Key line {diagnosis.key_line_number}: ", style="bold")
         body.append(diagnosis.key_line[:160] + "\n", style="yellow")
-    body.append("Root cause: ", style="bold")
-    body.append(diagnosis.root_cause + "\n")
-    body.append("Fix: ", style="bold")
-    body.append(diagnosis.suggested_fix + "\n")
+    for label, sentences, text in (
+        ("Root cause", diagnosis.cause, diagnosis.root_cause),
+        ("Fix", diagnosis.fix, diagnosis.suggested_fix),
+    ):
+        body.append(f"{label}: ", style="bold")
+        if sentences:
+            _append_sentences(body, sentences, diagnosis)
+        else:
+            body.append(text + "\n")
+    checks = [c for c in diagnosis.checks if c.status != "skipped"]
+    if checks:
+        body.append("checks: ", style="dim")
+        for i, check in enumerate(checks):
+            body.append(" · " if i else "", style="dim")
+            body.append(check.name, style="dim")
+            body.append(f" {check.status}", style="red" if check.status == "problem" else "green")
+        body.append("\n")
     body.append(
         f"confidence {diagnosis.confidence:.2f} · explained by {diagnosis.explained_by}",
         style="dim",
@@ -70,10 +90,30 @@ def print_diagnosis(
     if diagnosis.model:
         body.append(f" · model {diagnosis.model}", style="dim")
     body.append(f" · {diagnosis.seconds:.1f} s", style="dim")
+    if diagnosis.model_sentences:
+        body.append(f"\n{MODEL_LEGEND}", style="dim italic")
     for note in diagnosis.notes:
         body.append(f"\nnote: {note}", style="yellow")
     out.print(Panel(visible_text(body), title=title, title_align="left", border_style="cyan"))
     print_sources(out, diagnosis.sources, diagnosis.signature)
+
+
+def _append_sentences(body: Any, sentences: list[Sentence], diagnosis: Diagnosis) -> None:
+    """One sentence a line (after the first), each followed by its grounds."""
+    from ..diagnose.diagnosis import grounds_label
+
+    for i, sentence in enumerate(sentences):
+        if i:
+            body.append("  ")
+        if sentence.origin == "model":
+            body.append("model ", style="dim")
+            body.append(sentence.text, style="italic")
+        else:
+            body.append(sentence.text)
+        grounds = grounds_label(sentence, diagnosis.sources)
+        if grounds:
+            body.append(f"  ({grounds})", style="dim")
+        body.append("\n")
 
 
 def print_sources(out: Any, sources: list[Source], signature: str | None = None) -> None:
@@ -184,15 +224,28 @@ class StreamedAnswer:
 
     @staticmethod
     def _render(fields: dict[str, str]) -> Any:
+        """The model's draft, dimmed: it is checked against the evidence when it is done.
+
+        A draft that recommends a destructive command or repeats text addressed to the
+        assistant is withheld even here.
+        """
         from rich.text import Text
+
+        from ..diagnose.claims import instruction_like, risky_draft
 
         text = Text()
         if not fields:
             text.append("thinking…", style="dim")
+        else:
+            text.append("model draft, checked when done\n", style="dim italic")
         for label, key in (("Root cause", "root_cause"), ("Fix", "suggested_fix")):
             if key in fields:
                 text.append(f"{label}: ", style="bold")
-                text.append(fields[key] + "\n")
+                draft = fields[key]
+                if risky_draft(draft) or instruction_like(draft):
+                    text.append("(withheld: it does not pass the safety checks)\n", style="dim")
+                else:
+                    text.append(draft + "\n", style="dim")
         return visible_text(text)
 
 

@@ -1,4 +1,9 @@
-"""The diagnosis value type: what a diagnosis says, as stored and as printed by ``--json``."""
+"""The diagnosis value type: what a diagnosis says, as stored and as printed by ``--json``.
+
+``root_cause`` and ``suggested_fix`` are the displayed sentences joined; ``cause`` and
+``fix`` keep each sentence with its origin (``rule``, ``fact``, ``model``) and grounds.
+Diagnoses stored before sentences existed load with empty ``cause``/``fix``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from typing import Any
 
 from ..retrieval.source import Source
 from ..triage import Evidence
+from .checks import CheckResult
+from .sentences import Sentence
 
 
 @dataclass
@@ -29,10 +36,16 @@ class Diagnosis:
     log_path: str | None = None
     job_id: str | None = None
     job_name: str | None = None
-    explained_by: str = "model"  # "model", "rule" (model overruled or unusable), "none"
+    explained_by: str = "model"  # "model+rule", "rule" (no model sentence kept), "none"
     notes: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     seconds: float = 0.0
+    cause: list[Sentence] = field(default_factory=list)
+    fix: list[Sentence] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    grounding: dict[str, Any] = field(default_factory=dict)
+    """How much of the model's text survived: ``model_sentences``, ``model_kept``,
+    ``model_chars``, ``model_kept_chars`` and ``dropped`` (part, origin, why)."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``diagnose --json`` shape: the triage keys plus the model's explanation."""
@@ -59,6 +72,10 @@ class Diagnosis:
             "notes": self.notes,
             "created_at": self.created_at,
             "seconds": self.seconds,
+            "cause": [s.to_json() for s in self.cause],
+            "fix": [s.to_json() for s in self.fix],
+            "checks": [check_json(c) for c in self.checks],
+            "grounding": self.grounding,
         }
 
     @classmethod
@@ -84,4 +101,55 @@ class Diagnosis:
             notes=list(data.get("notes", [])),
             created_at=float(data.get("created_at", time.time())),
             seconds=float(data.get("seconds", 0.0)),
+            cause=[Sentence.from_json(s) for s in data.get("cause") or []],
+            fix=[Sentence.from_json(s) for s in data.get("fix") or []],
+            checks=[check_from_json(c) for c in data.get("checks") or []],
+            grounding=dict(data.get("grounding") or {}),
         )
+
+    @property
+    def model_sentences(self) -> list[Sentence]:
+        """The displayed sentences the model wrote."""
+        return [s for s in (*self.cause, *self.fix) if s.origin == "model"]
+
+
+def check_json(check: CheckResult) -> dict[str, Any]:
+    return {"name": check.name, "status": check.status, "text": check.text, "detail": check.detail}
+
+
+def check_from_json(data: dict[str, Any]) -> CheckResult:
+    status = data.get("status", "skipped")
+    if status not in ("ok", "problem", "skipped"):
+        status = "skipped"
+    return CheckResult(
+        name=str(data.get("name", "")),
+        status=status,
+        text=str(data.get("text", "")),
+        detail={str(k): str(v) for k, v in (data.get("detail") or {}).items()},
+    )
+
+
+MODEL_LEGEND = (
+    "model: the model's words, kept because every name, path, number and command in them "
+    "is in the log, a check, a source or the guide"
+)
+
+
+def grounds_label(sentence: Sentence, sources: list[Source]) -> str:
+    """What backs a sentence, compactly: ``lines 4, 6 · check path_exists · [1] · guide``.
+
+    Sources are numbered as in the diagnosis's source list (a citation not in it is shown
+    as is).
+    """
+    grounds = sentence.grounds
+    parts: list[str] = []
+    if grounds.lines:
+        word = "line" if len(grounds.lines) == 1 else "lines"
+        parts.append(f"{word} {', '.join(str(n) for n in grounds.lines)}")
+    parts.extend(f"check {name}" for name in grounds.checks)
+    cites = [s.cite() for s in sources]
+    for cite in grounds.sources:
+        parts.append(f"[{cites.index(cite) + 1}]" if cite in cites else cite)
+    if grounds.guide:
+        parts.append("guide")
+    return " · ".join(parts)

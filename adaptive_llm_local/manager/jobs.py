@@ -133,6 +133,9 @@ def group_by_signature(diagnoses: dict[str, Diagnosis]) -> list[dict[str, Any]]:
                 "summary": diagnosis.summary,
                 "root_cause": diagnosis.root_cause,
                 "suggested_fix": diagnosis.suggested_fix,
+                "cause": diagnosis.cause,
+                "fix": diagnosis.fix,
+                "sources": diagnosis.sources,
                 "jobs": [],
             },
         )

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .config import CHECKOUT_DIR, Settings
 from .errors import ModelCorruptError, ModelNotFoundError
@@ -181,3 +182,62 @@ def verify_checksum(model: ModelFile) -> str | None:
             f"{model.expected_sha256[:16]}…. Delete it and run `make models`."
         )
     return digest
+
+
+# --- GGUF metadata (read without llama.cpp) ----------------------------------------------
+
+_GGUF_SCALARS = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+_GGUF_MAX_STRING = 1 << 24  # a chat template is a few KB; anything this big is not metadata
+
+
+def gguf_string(path: Path, key: str) -> str | None:
+    """The string value of metadata ``key`` in a GGUF file (e.g. ``tokenizer.chat_template``).
+
+    Reads only the header (the metadata comes before the tensors), without loading the
+    model; ``None`` when the key is missing or the file is not a GGUF version 2+ file.
+    """
+    import struct
+
+    def read(fh: BinaryIO, fmt: str) -> int:
+        size = struct.calcsize(fmt)
+        data = fh.read(size)
+        if len(data) != size:
+            raise EOFError
+        return int(struct.unpack(fmt, data)[0])
+
+    def skip_value(fh: BinaryIO, kind: int) -> None:
+        if kind in _GGUF_SCALARS:
+            fh.seek(_GGUF_SCALARS[kind], os.SEEK_CUR)
+        elif kind == _GGUF_STRING:
+            fh.seek(read(fh, "<Q"), os.SEEK_CUR)
+        elif kind == _GGUF_ARRAY:
+            item, count = read(fh, "<I"), read(fh, "<Q")
+            if item in _GGUF_SCALARS:
+                fh.seek(_GGUF_SCALARS[item] * count, os.SEEK_CUR)
+            else:
+                for _ in range(count):
+                    skip_value(fh, item)
+        else:
+            raise ValueError(kind)
+
+    try:
+        with Path(path).open("rb") as fh:
+            if fh.read(4) != GGUF_MAGIC or read(fh, "<I") < 2:
+                return None
+            read(fh, "<Q")  # tensors
+            for _ in range(read(fh, "<Q")):
+                length = read(fh, "<Q")
+                if length > _GGUF_MAX_STRING:
+                    return None
+                name = fh.read(length).decode("utf-8", "replace")
+                kind = read(fh, "<I")
+                if name == key and kind == _GGUF_STRING:
+                    size = read(fh, "<Q")
+                    if size > _GGUF_MAX_STRING:
+                        return None
+                    return fh.read(size).decode("utf-8", "replace")
+                skip_value(fh, kind)
+    except (OSError, EOFError, ValueError):
+        return None
+    return None

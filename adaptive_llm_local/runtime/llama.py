@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelCorruptError
-from ..models import ModelFile, check_header
+from ..models import ModelFile, check_header, gguf_string
 from .backends import load_backends, model_params
 from .backends import quiet_stderr as _quiet_stderr
 from .preflight_plan import LoadPlan, PreflightResult
@@ -116,6 +117,11 @@ class LocalModel:
     @property
     def name(self) -> str:
         return self.model.name
+
+    @functools.cached_property
+    def chat_template(self) -> str | None:
+        """The GGUF's chat template (read from the file's header, without loading the model)."""
+        return gguf_string(self.model.path, "tokenizer.chat_template")
 
     @property
     def loaded(self) -> bool:
@@ -227,7 +233,7 @@ class LocalModel:
         temperature: float = 0.0,
         schema: dict | None = None,
         stats: Completion | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield the answer's text piece by piece; holds the model lock until done.
 
         ``schema`` constrains the output to JSON matching that JSON schema (llama.cpp grammar).
@@ -269,13 +275,19 @@ class LocalModel:
         schema: dict | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion:
-        """Run one chat completion; ``on_token`` sees every piece as it is generated."""
+        """Run one chat completion; ``on_token`` sees every piece as it is generated.
+
+        An exception raised by ``on_token`` (a caller stopping the answer) ends generation
+        at once: the stream is closed, the model lock released, and the exception raised.
+        """
         stats = Completion(text="")
-        for piece in self.stream_chat(
+        pieces = self.stream_chat(
             messages, max_tokens=max_tokens, temperature=temperature, schema=schema, stats=stats
-        ):
-            if on_token is not None:
-                on_token(piece)
+        )
+        with contextlib.closing(pieces):
+            for piece in pieces:
+                if on_token is not None:
+                    on_token(piece)
         return stats
 
     async def achat(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,15 @@ from .run import (
 from .run import job_script as job_script_of
 
 if TYPE_CHECKING:
-    from ..agent import Agent, ChatResult, Event, HistoryItem, PendingApproval, SeedContext
+    from ..agent import (
+        Agent,
+        ChatResult,
+        Event,
+        HistoryItem,
+        PendingApproval,
+        SeedContext,
+        ToolEvent,
+    )
     from ..assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -140,15 +149,22 @@ class RunChat:
         from ..agent import DoneEvent
 
         thread = thread_id or RUN_THREAD
+        seeded = []
         # aclosing: a closed or cancelled stream closes the agent's at once (Stop button)
         async with contextlib.aclosing(self._seed(thread)) as seed:
-            async for event in seed:
-                yield event
+            async for step in seed:
+                seeded.append(step.step)
+                yield step
         async with contextlib.aclosing(self.agent.stream(message, thread)) as events:
             async for event in events:
                 if isinstance(event, DoneEvent):
-                    self._after_turn(thread, event.result)
-                yield event
+                    result = event.result
+                    if seeded:  # the first turn's result shows what the thread started from
+                        result = dataclasses.replace(result, steps=[*seeded, *result.steps])
+                    self._after_turn(thread, result)
+                    yield DoneEvent(result)
+                else:
+                    yield event
 
     async def stream_decide(
         self,
@@ -194,9 +210,9 @@ class RunChat:
 
     # --- seeding a failed job's thread ---------------------------------------------
 
-    async def _seed(self, thread: str) -> AsyncGenerator[Event, None]:
+    async def _seed(self, thread: str) -> AsyncGenerator[ToolEvent, None]:
         """The seed's tool steps, the first time a failed job's thread is used."""
-        from ..agent import DoneEvent
+        from ..agent import ToolEvent
 
         if thread == RUN_THREAD or thread in self._seeded:
             return
@@ -204,7 +220,7 @@ class RunChat:
         if context is not None:
             async with contextlib.aclosing(self.agent.stream_seed(thread, context)) as events:
                 async for event in events:
-                    if not isinstance(event, DoneEvent):
+                    if isinstance(event, ToolEvent):
                         yield event
         self._seeded.add(thread)
 

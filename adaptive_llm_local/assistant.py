@@ -29,6 +29,11 @@ AGENT_DIR = "agent"
 """Folder under the index folder with chat threads, the audit log and undo backups."""
 
 
+def agent_dir(settings: Settings) -> Path:
+    """Where chat threads (checkpoints), the audit log and undo backups are kept."""
+    return settings.index_path / AGENT_DIR
+
+
 class Assistant:
     """A chat model, the retrieval index (if any) and a :class:`Diagnoser` over both.
 
@@ -101,7 +106,7 @@ class Assistant:
     @property
     def agent_dir(self) -> Path:
         """Where chat threads (checkpoints), the audit log and undo backups are kept."""
-        return self.settings.index_path / AGENT_DIR
+        return agent_dir(self.settings)
 
     @property
     def tool_format(self) -> str | None:

@@ -190,7 +190,7 @@ class Agent:
 
     def threads(self) -> list[str]:
         """Ids of the threads that exist, oldest first (reads SQLite, not langgraph)."""
-        return thread_ids(self.state_dir / CHECKPOINTS_FILE)
+        return list_threads(self.state_dir)
 
     def allowed(self, thread_id: str) -> list[AllowRule]:
         """This thread's "allow always" rules."""
@@ -477,6 +477,11 @@ def _result(
     return ChatResult(
         thread_id, "\n\n".join(texts), steps, sources, cited, pending, sentences, stopped
     )
+
+
+def list_threads(state_dir: str | Path) -> list[str]:
+    """Ids of the threads kept in ``state_dir``, oldest first, without building an agent."""
+    return thread_ids(Path(state_dir) / CHECKPOINTS_FILE)
 
 
 def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> HistoryItem | None:

@@ -266,9 +266,18 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
             shown.append(piece)
             emit({"type": "token", "text": piece})
 
+    # a model that can keep a conversation's evaluated prompt gets the thread as the key,
+    # so a diagnosis between two turns does not cost the next turn its prompt cache
+    keep: dict[str, Any] = {}
+    if getattr(deps.model, "keeps_conversations", False):
+        keep["conversation"] = f"{deps.toolbox.sandbox.root}:{thread_id}"
     try:
         completion = deps.model.chat(
-            prompt, max_tokens=deps.max_tokens, temperature=deps.temperature, on_token=on_token
+            prompt,
+            max_tokens=deps.max_tokens,
+            temperature=deps.temperature,
+            on_token=on_token,
+            **keep,
         )
     except _Stopped:
         return {"messages": [*searched, _stopped_reply("".join(shown))], "pending": []}

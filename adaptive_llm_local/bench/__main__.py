@@ -9,7 +9,7 @@ import traceback
 
 from . import Recorder
 
-SECTIONS = ("triage", "generation", "builds", "retrieval", "manager")
+SECTIONS = ("triage", "generation", "builds", "retrieval", "manager", "chat")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..assistant import agent_dir
+from ..config import Settings
 from ..diagnose import Diagnosis
 from .jobs import FailedJob, find_logs
 from .run import (
@@ -70,6 +72,7 @@ class ChatHost(Protocol):
 
     run_manager: Any
     diagnoses: dict[str, Diagnosis]
+    settings: Settings
 
     @property
     def assistant(self) -> Assistant: ...
@@ -191,7 +194,12 @@ class RunChat:
         return await asyncio.to_thread(self.agent.pending, thread_id or RUN_THREAD)
 
     def threads(self) -> list[str]:
-        ids = self.agent.threads()
+        from ..agent import list_threads
+
+        if self._agent is not None:
+            ids = self._agent.threads()
+        else:  # listing threads needs neither the model, nor the index, nor langgraph
+            ids = list_threads(agent_dir(self.host.settings))
         return sorted(ids, key=lambda t: t != RUN_THREAD)
 
     def failure_groups(self) -> list[FailureGroup]:

@@ -8,18 +8,30 @@ model call the same way, and a new backend or front end is wired in here once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from .answer import Answer, answer_question
 from .config import Settings
 from .diagnose import Diagnoser, Diagnosis
 from .errors import AssistantError
 from .retrieval import Index, open_retriever
+from .retrieval.source import Source
 from .runtime import ChatModel, TokenCallback, get_chat_model
 from .triage import TriageResult
 
+if TYPE_CHECKING:  # the agent (langgraph) loads only when a chat starts
+    from .agent import Agent
+
 IndexMode = Literal["open", "create", "off"]
+AGENT_DIR = "agent"
+"""Folder under the index folder with chat threads, the audit log and undo backups."""
+
+
+def agent_dir(settings: Settings) -> Path:
+    """Where chat threads (checkpoints), the audit log and undo backups are kept."""
+    return settings.index_path / AGENT_DIR
 
 
 class Assistant:
@@ -90,6 +102,56 @@ class Assistant:
         self, path: str | os.PathLike[str], *, on_token: TokenCallback | None = None
     ) -> Diagnosis:
         return self.diagnoser.diagnose_file(path, on_token=on_token)
+
+    @property
+    def agent_dir(self) -> Path:
+        """Where chat threads (checkpoints), the audit log and undo backups are kept."""
+        return agent_dir(self.settings)
+
+    @property
+    def tool_format(self) -> str | None:
+        """How the model calls tools, from its GGUF chat template (``None``: it cannot).
+
+        A model object may declare ``tool_format`` itself (scripted models, servers).
+        """
+        from .agent import detect_tool_format
+
+        if hasattr(self.model, "tool_format"):
+            declared: str | None = self.model.tool_format
+            return declared
+        template = getattr(self.model, "chat_template", None)
+        return detect_tool_format(template) if template else None
+
+    def search(self, query: str, k: int = 4) -> Sequence[Source]:
+        """Index hits for the agent's ``search_index`` tool (``[]`` without an index)."""
+        return self.retriever.search(query, k=k) if self.retriever is not None else []
+
+    def agent(self, root: str | os.PathLike[str], *, jobs: Any = None, yolo: bool = False) -> Agent:
+        """The chat agent over the run folder ``root``, with this model, index and settings.
+
+        Parameters
+        ----------
+        root
+            The sandbox: the only folder the file tools may read or write.
+        jobs
+            The run's jobs (an object with ``jobs()``), for ``/jobs``, ``/log`` and ``job_status``.
+        yolo
+            Apply changes without asking (changeable at any time as ``agent.yolo``).
+        """
+        from .agent import Agent
+        from .triage import redact
+
+        return Agent(
+            self.model,
+            root=Path(root),
+            state_dir=self.agent_dir,
+            search=self.search if self.retriever is not None else None,
+            jobs=jobs,
+            tool_format=self.tool_format,
+            redact=redact,
+            yolo=yolo,
+            max_tokens=self.settings.max_tokens,
+        )
 
     def ask(self, question: str, *, on_token: TokenCallback | None = None) -> Answer:
         """Answer from the index with citations (from the model alone without an index)."""

@@ -78,6 +78,14 @@ def read_metadata(
         return None
 
 
+def read_string(path: str | os.PathLike[str], key: str) -> str | None:
+    """The string value of metadata ``key`` (e.g. ``tokenizer.chat_template``); ``None``
+    when the key is missing, is not a string, or the file is not a readable GGUF."""
+    values = read_metadata(path, lambda name: name == key, lambda found: key in found)
+    value = values.get(key) if values else None
+    return value if isinstance(value, str) else None
+
+
 def read_shape(path: str | os.PathLike[str]) -> ModelShape | None:
     """The shape of the model in GGUF file ``path``; ``None`` if its header does not say."""
     values = read_metadata(

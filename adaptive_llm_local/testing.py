@@ -30,12 +30,15 @@ class ScriptedModel:
         the messages. An ``Exception`` instance in the list is raised instead.
     delay
         Seconds each call takes (simulates generation time, in the calling thread).
+    token_delay
+        Seconds between streamed pieces (simulates a model generating token by token).
     """
 
     replies: list[Any] = field(default_factory=list)
     name: str = "scripted"
     n_ctx: int = 4096
     delay: float = 0.0
+    token_delay: float = 0.0
     calls: list[Sequence[dict[str, str]]] = field(default_factory=list)
     max_tokens: list[int] = field(default_factory=list)
     """The ``max_tokens`` each call was given."""
@@ -67,6 +70,8 @@ class ScriptedModel:
         text = reply if isinstance(reply, str) else json.dumps(reply)
         if on_token is not None:
             for i in range(0, len(text), 8):
+                if self.token_delay:
+                    time.sleep(self.token_delay)
                 on_token(text[i : i + 8])
         return Completion(text=text, completion_tokens=len(text) // 4)
 

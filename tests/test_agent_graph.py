@@ -236,7 +236,7 @@ def test_a_new_agent_over_the_same_state_continues_the_thread(run: Path, state: 
     first.agent.close()
     second = Chat(run, state)
     assert second.agent.pending("7") is not None
-    assert [m["role"] for m in second.agent.history("7")] == [
+    assert [m.role for m in second.agent.history("7")] == [
         "tool",
         "tool",
         "tool",
@@ -558,8 +558,8 @@ def test_slash_commands_work_without_a_model(run: Path, state: Path) -> None:
     assert chat.say("/yolo").text.startswith("YOLO is off")
     assert chat.say("why?").text.startswith("No chat model is configured")
     history = chat.agent.history("7")
-    assert history[0] == {"role": "user", "text": "/ls"}
-    assert all("/help" not in m["text"] for m in history if m["role"] == "user")  # meta stays out
+    assert (history[0].role, history[0].kind, history[0].text) == ("user", "command", "/ls")
+    assert all("/help" not in m.text for m in history if m.role == "user")  # meta stays out
 
 
 def test_a_question_is_answered_from_the_thread_blocks_with_citations(
@@ -636,7 +636,7 @@ def test_a_failing_model_call_leaves_the_thread_usable(run: Path, state: Path) -
     with pytest.raises(RuntimeError, match="fell over"):
         chat.say("first question")
     assert chat.say("second question").text == "fine"
-    assert [m["text"] for m in chat.agent.history("7")] == [
+    assert [m.text for m in chat.agent.history("7")] == [
         "first question",
         "second question",
         "fine",

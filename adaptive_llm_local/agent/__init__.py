@@ -6,7 +6,7 @@ Importing this package is cheap: langgraph loads when the first turn runs.
 
 from __future__ import annotations
 
-from .agent import Agent
+from .agent import Agent, list_threads
 from .errors import AgentError, PendingDecisionError, ToolError
 from .journal import AllowRule, AuditRecord
 from .results import (
@@ -14,6 +14,7 @@ from .results import (
     ChatResult,
     DoneEvent,
     Event,
+    HistoryItem,
     PendingApproval,
     ProposedAction,
     SeedContext,
@@ -35,6 +36,7 @@ __all__ = [
     "ChatResult",
     "DoneEvent",
     "Event",
+    "HistoryItem",
     "Limits",
     "PendingApproval",
     "PendingDecisionError",
@@ -47,4 +49,5 @@ __all__ = [
     "ToolEvent",
     "ToolStep",
     "detect_tool_format",
+    "list_threads",
 ]

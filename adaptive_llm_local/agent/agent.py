@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .commands import HELP, parse_command
 from .errors import AgentError, PendingDecisionError
+from .graph_store import thread_ids
+from .grounding import sentences_of
 from .journal import AllowRule, AuditRecord, Journal
-from .prompt import ChatModel
 from .results import (
     ApprovalEvent,
     ChatResult,
     DoneEvent,
     Event,
+    HistoryItem,
     PendingApproval,
     ProposedAction,
     SeedContext,
@@ -36,7 +38,11 @@ from .state import Deps
 from .toolcalls import TOOL_FORMATS
 from .tools import SearchFn, Toolbox
 
+if TYPE_CHECKING:
+    from ..runtime.types import ChatModel
+
 CHECKPOINTS_FILE = "threads.sqlite3"
+_TOOL_KINDS = {"seed": "seed", "observe": "observe", "auto": "search"}
 JOURNAL_FILE = "agent.sqlite3"
 ALWAYS = ("tool", "path")
 
@@ -121,10 +127,16 @@ class Agent:
             temperature=temperature,
             max_steps=max_steps,
             auto_search=auto_search,
+            stopped=self._is_stopped,
         )
+        self._stops: dict[str, threading.Event] = {}
         self._graph: Any = None
         self._graph_lock = threading.Lock()
         self._turn_locks: dict[str, threading.Lock] = {}
+
+    def _is_stopped(self, thread_id: str) -> bool:
+        stop = self._stops.get(thread_id)
+        return stop is not None and stop.is_set()
 
     @property
     def root(self) -> Path:
@@ -165,35 +177,20 @@ class Agent:
         _, interrupts = self.graph().snapshot(thread_id)
         return _pending(thread_id, interrupts)
 
-    def history(self, thread_id: str) -> list[dict[str, Any]]:
-        """The thread's messages: ``role`` and ``text``; tool steps add ``tool``,
-        ``label``, ``ok``, ``n``, ``args``; answers add ``cited``."""
+    def history(self, thread_id: str) -> list[HistoryItem]:
+        """The thread as a front end shows it, oldest first (see :class:`HistoryItem`)."""
         values, _ = self.graph().snapshot(thread_id)
-        out = []
-        for m in values.get("messages", []):
-            if m["role"] == "tool":
-                out.append(
-                    {
-                        "role": "tool",
-                        "text": m["content"],
-                        "tool": m["name"],
-                        "label": m.get("label"),
-                        "ok": m.get("ok", True),
-                        "n": m.get("n"),
-                        "args": m.get("args", {}),
-                    }
-                )
-            elif m["role"] == "assistant":
-                out.append(
-                    {
-                        "role": "assistant",
-                        "text": m.get("visible", m["content"]),
-                        "cited": m.get("cited", []),
-                    }
-                )
-            else:
-                out.append({"role": "user", "text": m["content"]})
-        return out
+        diffs = {}
+        for record in self.journal.events(thread_id):
+            if record.event in ("applied", "denied") and record.diff:
+                diffs[record.call_id] = record.diff
+        return [
+            item for m in values.get("messages", []) if (item := history_item(m, diffs)) is not None
+        ]
+
+    def threads(self) -> list[str]:
+        """Ids of the threads that exist, oldest first (reads SQLite, not langgraph)."""
+        return list_threads(self.state_dir)
 
     def allowed(self, thread_id: str) -> list[AllowRule]:
         """This thread's "allow always" rules."""
@@ -244,13 +241,28 @@ class Agent:
         """Start a thread from a failed job: diagnosis, log excerpt and failing code, read
         through the sandboxed read tool so that they show as tool steps. A thread already
         about this job is left as it is."""
+        result = await _last_result(self.stream_seed(thread_id, context))
+        return result
+
+    async def stream_seed(
+        self, thread_id: str, context: SeedContext | Any
+    ) -> AsyncGenerator[Event, None]:
+        """:meth:`seed_thread` as events (the seed's tool steps, then ``DoneEvent``)."""
         seed = context if isinstance(context, SeedContext) else SeedContext.from_diagnosis(context)
-        graph = await asyncio.to_thread(self.graph)
-        values, _ = await asyncio.to_thread(graph.snapshot, thread_id)
-        if (values.get("job") or {}).get("job_id") == seed.job_id:
-            return ChatResult(thread_id, f"This thread is already about job {seed.job_id}.")
+        if await asyncio.to_thread(self.seeded, thread_id) == seed.job_id:
+            yield DoneEvent(
+                ChatResult(thread_id, f"This thread is already about job {seed.job_id}.")
+            )
+            return
         update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
-        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
+        async for event in self._drive(thread_id, update=update, refuse_if_pending=True):
+            yield event
+
+    def seeded(self, thread_id: str) -> str | None:
+        """The job id a thread was seeded from, or ``None``."""
+        values, _ = self.graph().snapshot(thread_id)
+        job_id = (values.get("job") or {}).get("job_id")
+        return None if job_id is None else str(job_id)
 
     async def observe(self, thread_id: str, label: str, content: str) -> ChatResult:
         """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
@@ -258,7 +270,7 @@ class Agent:
         update = self._turn(thread_id, {"kind": "observe", "label": label, "content": content}, [])
         return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
 
-    def stream(self, message: str, thread_id: str = "default") -> AsyncIterator[Event]:
+    def stream(self, message: str, thread_id: str = "default") -> AsyncGenerator[Event, None]:
         """:meth:`chat` as events: tokens, tool steps, an approval, then ``DoneEvent``."""
         if not isinstance(message, str) or not message.strip():
             raise AgentError("an empty message; type a question or /help")
@@ -277,7 +289,7 @@ class Agent:
         hunks: Sequence[int] | None = None,
         always: str | None = None,
         decisions: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """:meth:`decide` as events."""
 
         def resume(pending: PendingApproval | None) -> dict[str, Any]:
@@ -332,7 +344,7 @@ class Agent:
         update: dict[str, Any] | None = None,
         resume: Callable[[PendingApproval | None], Any] | None = None,
         refuse_if_pending: bool = False,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run one turn of the graph in a worker thread, relaying its events.
 
         A new turn passes ``update``; a decision passes ``resume``, which turns the
@@ -364,20 +376,26 @@ class Agent:
                 except BaseException as exc:
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
 
+            stop = self._stops[thread_id] = threading.Event()
             worker = loop.run_in_executor(None, work)
+            finished = False
             try:
                 while True:
                     kind, value = await queue.get()
                     if kind == "error":
                         raise value
                     if kind == "done":
+                        finished = True
                         break
                     if value["type"] == "token":
                         yield TokenEvent(value["text"])
                     elif value["type"] == "tool":
                         yield ToolEvent(ToolStep.from_message(value["message"]))
             finally:
-                await asyncio.shield(worker)
+                if not finished:  # cancelled or closed: the model stops at its next token
+                    stop.set()
+                await _wait_despite_cancel(worker)
+                self._stops.pop(thread_id, None)
             values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
             pending = _pending(thread_id, interrupts)
             result = _result(thread_id, values.get("messages", [])[seen:], pending)
@@ -441,25 +459,81 @@ def _result(
     texts: list[str] = []
     sources: list[Any] = []
     cited: list[int] = []
+    sentences: list[Any] = []
+    stopped = False
     for m in messages:
         if m["role"] == "assistant" and m.get("visible"):
             texts.append(str(m["visible"]))
+            stopped = stopped or bool(m.get("stopped"))
             if "sources" in m:
                 sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
+                sentences = sentences_of(m.get("sentences", []))
         elif m["role"] == "tool" and m.get("origin") == "command":
             texts.append(str(m["content"]))
         elif m["role"] == "tool" and m.get("origin") in ("seed", "observe"):
             texts.append(f"[{m['n']}] {m['label']}")
     if pending is not None and not texts:
         texts.append("; ".join(a.summary for a in pending.actions) + ": approve?")
-    return ChatResult(thread_id, "\n\n".join(texts), steps, sources, cited, pending)
+    return ChatResult(
+        thread_id, "\n\n".join(texts), steps, sources, cited, pending, sentences, stopped
+    )
 
 
-async def _single(result: ChatResult) -> AsyncIterator[Event]:
+def list_threads(state_dir: str | Path) -> list[str]:
+    """Ids of the threads kept in ``state_dir``, oldest first, without building an agent."""
+    return thread_ids(Path(state_dir) / CHECKPOINTS_FILE)
+
+
+def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> HistoryItem | None:
+    """How a thread message is shown (``None``: an internal prompt, not shown)."""
+    role = message["role"]
+    if role == "tool":
+        kind = _TOOL_KINDS.get(str(message.get("origin")), "step")
+        return HistoryItem(
+            "tool",
+            kind,
+            str(message.get("content", "")),
+            tool=message.get("name"),
+            label=message.get("label"),
+            n=message.get("n"),
+            ok=bool(message.get("ok", True)),
+            args=dict(message.get("args", {})),
+            diff=diffs.get(str(message.get("call_id"))),
+        )
+    if role == "assistant":
+        return HistoryItem(
+            "assistant",
+            "note" if message.get("note") else "answer",
+            str(message.get("visible", message.get("content", ""))),
+            cited=tuple(message.get("cited", ())),
+            sources=tuple(sources_of(message.get("sources", []))),
+            sentences=tuple(sentences_of(message.get("sentences", []))),
+            stopped=bool(message.get("stopped")),
+        )
+    if message.get("generated"):
+        return None
+    kind = "command" if message.get("command") else "message"
+    return HistoryItem("user", kind, str(message.get("content", "")))
+
+
+async def _wait_despite_cancel(worker: asyncio.Future[Any]) -> None:
+    """Wait for a turn's worker thread even when cancelled meanwhile (a second Stop click):
+    the thread's turn lock may only be released once the graph step has returned."""
+    cancelled = False
+    while not worker.done():
+        try:
+            await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def _single(result: ChatResult) -> AsyncGenerator[Event, None]:
     yield DoneEvent(result)
 
 
-async def _last_result(events: AsyncIterator[Event]) -> ChatResult:
+async def _last_result(events: AsyncGenerator[Event, None]) -> ChatResult:
     result = None
     async for event in events:
         if isinstance(event, DoneEvent):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .toolcalls import tools_prompt
+
+if TYPE_CHECKING:  # the runtime itself is not imported by the agent's modules
+    from ..runtime.types import ChatModel
 
 ANSWER_SYSTEM = (
     "You help a scientist with a run of HPC jobs (adaptive-scheduler). The numbered blocks "
@@ -28,25 +31,6 @@ TOOLS_SYSTEM = (
 )
 BLOCK_CHARS = 1500
 _MARGIN_TOKENS = 64
-
-
-class ChatModel(Protocol):
-    """What the agent needs from a model (``runtime.LocalModel`` and test models)."""
-
-    name: str
-    n_ctx: int
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def chat(
-        self,
-        messages: Sequence[dict[str, str]],
-        *,
-        max_tokens: int = ...,
-        temperature: float = ...,
-        schema: dict | None = ...,
-        on_token: Callable[[str], None] | None = ...,
-    ) -> Any: ...
 
 
 @dataclass

@@ -98,6 +98,10 @@ class ChatResult:
     sources: list[SourceRef] = field(default_factory=list)
     cited: list[int] = field(default_factory=list)
     pending: PendingApproval | None = None
+    sentences: list[Any] = field(default_factory=list)
+    """The answer's sentences (``diagnose.sentences.Sentence``, ``origin="model"``)."""
+    stopped: bool = False
+    """The answer was cut short (the stream was cancelled: a Stop button)."""
 
     @property
     def needs_approval(self) -> bool:
@@ -105,6 +109,32 @@ class ChatResult:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One entry of a thread as a front end shows it.
+
+    ``kind`` is ``"message"`` (the user's text), ``"command"`` (a user's /command),
+    ``"answer"`` (the model's reply), ``"note"`` (the agent's own notice), ``"seed"``
+    (what the thread started from), ``"observe"`` (an outside event such as a job's
+    next attempt), ``"search"`` (index hits found for a question) or ``"step"`` (any
+    other tool step). ``diff`` is set for writes: what was applied, or what was denied.
+    """
+
+    role: str
+    kind: str
+    text: str
+    tool: str | None = None
+    label: str | None = None
+    n: int | None = None
+    ok: bool = True
+    args: dict[str, Any] = field(default_factory=dict)
+    cited: tuple[int, ...] = ()
+    sources: tuple[SourceRef, ...] = ()
+    diff: str | None = None
+    sentences: tuple[Any, ...] = ()
+    stopped: bool = False
 
 
 @dataclass(frozen=True)

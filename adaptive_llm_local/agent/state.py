@@ -13,12 +13,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from .commands import parse_command
 from .journal import Journal
-from .prompt import ChatModel
 from .tools import Toolbox, ToolResult
+
+if TYPE_CHECKING:
+    from ..runtime.types import ChatModel
 
 Emit = Callable[[dict[str, Any]], None]
 Ask = Callable[[dict[str, Any]], Any]
@@ -52,6 +54,8 @@ class Deps:
     max_steps: int = 6
     auto_search: bool = True
     temperature: float = 0.0
+    stopped: Callable[[str], bool] = lambda thread_id: False
+    """Whether the turn running in a thread was stopped (checked at every token)."""
 
 
 def next_n(messages: Sequence[Mapping[str, Any]]) -> int:

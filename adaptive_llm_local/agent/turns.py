@@ -9,6 +9,7 @@ from .autofix import Fix, deterministic_fix
 from .commands import HELP, parse_command, read_args
 from .errors import ToolError
 from .fixes import frames_in, user_frame
+from .grounding import answer_sentences
 from .prompt import build_messages, citations, numbered
 from .state import AgentState, Deps, Emit, next_n, note, tool_message
 from .toolcalls import ToolCall, parse_tool_calls, starts_call
@@ -217,6 +218,16 @@ def _search_step(state: AgentState, deps: Deps, emit: Emit) -> list[dict[str, An
     return [message]
 
 
+class _Stopped(Exception):
+    """Raised from the token callback when the turn was stopped (ends the model's loop)."""
+
+
+def _stopped_reply(visible: str) -> dict[str, Any]:
+    text = visible.strip()
+    shown = f"{text} …(stopped)" if text else "(stopped)"
+    return {"role": "assistant", "content": text, "visible": shown, "stopped": True}
+
+
 def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     """Ask the model: an answer from the thread's blocks, or (when capable) tool calls."""
     if deps.model is None:
@@ -224,6 +235,9 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
             "messages": [note("No chat model is configured; the /commands still work (/help).")],
             "pending": [],
         }
+    thread_id = state["thread_id"]
+    if deps.stopped(thread_id):
+        return {"messages": [_stopped_reply("")], "pending": []}
     steps = state.get("steps", 0)
     if steps >= deps.max_steps:
         return {
@@ -242,15 +256,31 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         functions=functions,
     )
     streamed: list[str] = []
+    shown: list[str] = []
 
     def on_token(piece: str) -> None:
+        if deps.stopped(thread_id):
+            raise _Stopped
         streamed.append(piece)
         if deps.tool_format is None or not starts_call("".join(streamed)):
+            shown.append(piece)
             emit({"type": "token", "text": piece})
 
-    completion = deps.model.chat(
-        prompt, max_tokens=deps.max_tokens, temperature=deps.temperature, on_token=on_token
-    )
+    # a model that can keep a conversation's evaluated prompt gets the thread as the key,
+    # so a diagnosis between two turns does not cost the next turn its prompt cache
+    keep: dict[str, Any] = {}
+    if getattr(deps.model, "keeps_conversations", False):
+        keep["conversation"] = f"{deps.toolbox.sandbox.root}:{thread_id}"
+    try:
+        completion = deps.model.chat(
+            prompt,
+            max_tokens=deps.max_tokens,
+            temperature=deps.temperature,
+            on_token=on_token,
+            **keep,
+        )
+    except _Stopped:
+        return {"messages": [*searched, _stopped_reply("".join(shown))], "pending": []}
     text = str(getattr(completion, "text", completion)).strip()
     calls: list[ToolCall] = []
     visible = text
@@ -266,6 +296,7 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         "calls": [c.to_dict() for c in calls],
         "sources": blocks,
         "cited": citations(visible, [b["n"] for b in blocks]),
+        "sentences": answer_sentences(visible, blocks),
     }
     return {
         "messages": [*searched, reply],

@@ -9,7 +9,7 @@ import traceback
 
 from . import Recorder
 
-SECTIONS = ("triage", "generation", "builds", "retrieval", "manager", "grounding")
+SECTIONS = ("triage", "generation", "builds", "retrieval", "manager", "grounding", "chat")
 
 
 def main(argv: list[str] | None = None) -> int:

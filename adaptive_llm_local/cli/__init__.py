@@ -1,7 +1,8 @@
 """``adaptive-llm-local``: a thin command line over the library.
 
-:mod:`.commands` has ``triage``, ``diagnose``, ``ask`` and ``doctor``; :mod:`.index`
-the ``index`` commands; :mod:`.console` and :mod:`.render` what they share.
+:mod:`.commands` has ``triage``, ``diagnose``, ``ask`` and ``doctor``; :mod:`.chat`
+the ``chat`` session; :mod:`.index` the ``index`` commands; :mod:`.console` and
+:mod:`.render` what they share.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 
 from ..errors import AssistantError
+from .chat import add_chat_command
 from .commands import add_commands
 from .console import add_common_options, console, print_error
 from .index import add_index_commands
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_commands(sub, common)
+    add_chat_command(sub, common)
     add_index_commands(sub, common)
     return parser
 

@@ -7,6 +7,7 @@ diagnoses; :mod:`.html` the notebook view.
 
 from __future__ import annotations
 
+from .chat import FailureGroup
 from .jobs import LOGS_MISSING_SIGNATURE, FailedJob, group_by_signature
 from .llm_manager import FailureRecorder, LLMManager, attach
 from .persistence import DiagnosisStore, JobRecord
@@ -15,6 +16,7 @@ __all__ = [
     "LOGS_MISSING_SIGNATURE",
     "DiagnosisStore",
     "FailedJob",
+    "FailureGroup",
     "FailureRecorder",
     "JobRecord",
     "LLMManager",

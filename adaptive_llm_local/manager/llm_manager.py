@@ -14,6 +14,7 @@ import gc
 import logging
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from adaptive_scheduler.server_support import BaseManager
@@ -22,6 +23,7 @@ from ..assistant import Assistant
 from ..config import Settings
 from ..diagnose import Diagnoser, Diagnosis
 from ..triage import TriageResult, triage_file
+from .chat import ChatMembers, RunChat
 from .html import summary_html
 from .jobs import (
     FailedJob,
@@ -46,8 +48,11 @@ class FailureRecorder(Protocol):
     ) -> object: ...
 
 
-class LLMManager(BaseManager):
-    """Diagnose every failed job of ``run_manager`` with the local model.
+class LLMManager(ChatMembers, BaseManager):
+    """Diagnose every failed job of ``run_manager`` with the local model, and chat about it.
+
+    The chat members (``chat``, ``stream``, ``decide``, ``history``, ``yolo``, ...) are
+    described in :class:`~adaptive_llm_local.manager.chat.ChatMembers`.
 
     Parameters
     ----------
@@ -71,6 +76,11 @@ class LLMManager(BaseManager):
         Most failed jobs held in memory awaiting diagnosis; the rest wait in the list.
     on_diagnosis
         Called on the event loop with ``(job_key, diagnosis)`` as each diagnosis lands.
+    root
+        The folder the chat's file tools may read and write; by default the run's folder
+        (the common folder of its data files, logs and job scripts).
+    yolo
+        Let the chat apply changes without asking (``llm.yolo`` changes it at any time).
     freeze_gc
         Collect garbage once at start, then move the surviving objects (modules, the
         notebook's data) to CPython's permanent generation (``gc.freeze``). A full
@@ -91,6 +101,8 @@ class LLMManager(BaseManager):
         interval: float = 5.0,
         max_queue: int = 64,
         on_diagnosis: Callable[[str, Diagnosis], None] | None = None,
+        root: str | Path | None = None,
+        yolo: bool = False,
         freeze_gc: bool = True,
     ) -> None:
         super().__init__()
@@ -116,6 +128,7 @@ class LLMManager(BaseManager):
         self._loaded = False
         self._model_calls = 0
         self.freeze_gc = freeze_gc
+        self.conversations = RunChat(self, root=root, yolo=yolo, poll=min(interval, 1.0))
 
     # --- lazily built collaborators (constructing the manager stays cheap) -------------
 

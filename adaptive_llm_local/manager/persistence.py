@@ -195,6 +195,13 @@ class DiagnosisStore:
             for r in rows
         ]
 
+    def job(self, job_id: str) -> JobRecord | None:
+        """The newest diagnosed occurrence of job ``job_id`` in any run (``None``: none)."""
+        for record in reversed(self.occurrences()):
+            if record.diagnosis is not None and job_id in (record.job_key, record.job_id):
+                return record
+        return None
+
     def count_by_signature(self) -> dict[str, int]:
         with self._connect() as db:
             rows = db.execute(

@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import default_threads
 from ..errors import ModelCorruptError
+from ..gguf import read_string
 from ..models import ModelFile, check_header
 from .backends import load_backends, model_params
 from .backends import quiet_stderr as _quiet_stderr
 from .context_check import check_context_fits, context_failed
+from .kept_prompts import KeptPrompts
 from .preflight_plan import LoadPlan, PreflightResult
 from .types import Completion, Message, TokenCallback
 
@@ -87,6 +90,9 @@ class LocalModel:
     settings
         Where the start-up check keeps its results and what it may try
         (``None``: from the environment).
+    kept_conversations
+        How many conversations' evaluated prompts are kept while other prompts use the
+        model (see :mod:`.kept_prompts`); 0 keeps none.
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class LocalModel:
         embedding: bool = False,
         plan: LoadPlan | None = None,
         settings: Settings | None = None,
+        kept_conversations: int = 4,
     ) -> None:
         self.model = model
         self.plan = plan
@@ -111,12 +118,23 @@ class LocalModel:
         self.seed = seed
         self.embedding = embedding
         self._llama: Any = None
+        self.kept = KeptPrompts(None, 0 if embedding else kept_conversations)
         self.load_seconds: float | None = None
         self.calls = 0
 
     @property
     def name(self) -> str:
         return self.model.name
+
+    @functools.cached_property
+    def chat_template(self) -> str | None:
+        """The GGUF's chat template (read from the file's header, without loading the model)."""
+        return read_string(self.model.path, "tokenizer.chat_template")
+
+    @property
+    def keeps_conversations(self) -> bool:
+        """Whether :meth:`chat` takes ``conversation=`` to keep a conversation's prompt."""
+        return self.kept.capacity > 0
 
     @property
     def loaded(self) -> bool:
@@ -176,6 +194,7 @@ class LocalModel:
                     "`make models`, or set ADAPTIVE_LLM_MODEL to another GGUF."
                 ) from None
             self.load_seconds = time.perf_counter() - start
+            self.kept = KeptPrompts(llama_cpp, self.kept.capacity)
             self.plan = plan
             _LOADED.add(self)
             return self._llama
@@ -198,6 +217,7 @@ class LocalModel:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+                self.kept.clear()
 
     # --- tokens -----------------------------------------------------------------------
 
@@ -232,15 +252,19 @@ class LocalModel:
         temperature: float = 0.0,
         schema: dict | None = None,
         stats: Completion | None = None,
-    ) -> Iterator[str]:
+        conversation: str | None = None,
+    ) -> Generator[str, None, None]:
         """Yield the answer's text piece by piece; holds the model lock until done.
 
         ``schema`` constrains the output to JSON matching that JSON schema (llama.cpp grammar).
         When ``stats`` is given, token counts and timings are written into it.
+        ``conversation`` names the chat thread this prompt continues: its evaluated prompt
+        is kept when another prompt runs in between, so its next turn starts where it was.
         """
         llama = self.load()
         kwargs = self._completion_kwargs(messages, max_tokens, temperature, schema)
         with LLAMA_LOCK:
+            self.kept.switch(llama, conversation)
             self.calls += 1
             start = time.perf_counter()
             pieces = 0
@@ -273,14 +297,26 @@ class LocalModel:
         temperature: float = 0.0,
         schema: dict | None = None,
         on_token: TokenCallback | None = None,
+        conversation: str | None = None,
     ) -> Completion:
-        """Run one chat completion; ``on_token`` sees every piece as it is generated."""
+        """Run one chat completion; ``on_token`` sees every piece as it is generated.
+
+        An exception raised by ``on_token`` (a caller stopping the answer) ends generation
+        at once: the stream is closed, the model lock released, and the exception raised.
+        """
         stats = Completion(text="")
-        for piece in self.stream_chat(
-            messages, max_tokens=max_tokens, temperature=temperature, schema=schema, stats=stats
-        ):
-            if on_token is not None:
-                on_token(piece)
+        pieces = self.stream_chat(
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            schema=schema,
+            stats=stats,
+            conversation=conversation,
+        )
+        with contextlib.closing(pieces):
+            for piece in pieces:
+                if on_token is not None:
+                    on_token(piece)
         return stats
 
     async def achat(

@@ -37,7 +37,7 @@ def write_example_code(folder: Path) -> None:
     (folder / "model_code.py").write_text(MODEL_CODE)
 
 
-def build_example_run(folder: str | Path, *, retry_every: float = 5.0, goal: int = 12) -> Any:
+def build_example_run(folder: str | Path, *, retry_every: float = 10.0, goal: int = 12) -> Any:
     """A ``RunManager`` on the local scheduler over ``folder`` (created; not started).
 
     Parameters

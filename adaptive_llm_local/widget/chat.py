@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
@@ -247,7 +247,7 @@ class ChatWidget:
             self._loading.cancel()
         loop = _running_loop()
         if loop is not None:
-            self._loading = loop.create_task(self._guarded(self._load(thread_id)))
+            self._loading = loop.create_task(self._load_shown(thread_id))
 
     def _sig(self, thread_id: str) -> str | None:
         diagnosis = self.llm.diagnoses.get(thread_id)
@@ -361,9 +361,10 @@ class ChatWidget:
                 self._append(note)
             self._set_busy(False)
 
-    async def _guarded(self, work: Awaitable[None]) -> None:
+    async def _load_shown(self, thread_id: str) -> None:
+        """:meth:`_load`, with a failure shown in the thread (never raised into the loop)."""
         try:
-            await work
+            await self._load(thread_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

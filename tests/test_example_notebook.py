@@ -23,7 +23,7 @@ DRIVE = [
 chat = panel.chat_toggle.chat
 job = next(k for k, d in llm.diagnoses.items() if d.category == "syntax_error")
 chat.failures.value = f"job:{job}"
-diagnosis_at_once = "stored diagnosis" in chat.thread.children[0].value
+diagnosis_at_once = "stored diagnosis" in chat.items[0].value
 await chat.wait()
 chat.input.value = "What does this TabError mean?"
 chat.send_button.click()
@@ -31,7 +31,7 @@ busy_after_send = chat.busy_now""",
     # a separate cell runs while the answer is still being generated
     """busy_in_next_cell = chat.busy_now
 await chat.wait()
-answer = [c.value for c in chat.thread.children if "alm-assistant" in c.value][-1]""",
+answer = [c.value for c in chat.items if "alm-assistant" in c.value][-1]""",
     """chat.input.value = "/fix"
 chat.send_button.click()
 await chat.wait()

@@ -62,7 +62,7 @@ def test_the_whole_loop_in_the_widget_with_the_real_model(home: Path, tmp_path: 
         calls = llm.model_calls
         chat.failures.value = f"job:{job}"
         assert chat.thread_id == job
-        head = chat.thread.children[0].value
+        head = chat.items[0].value
         assert "stored diagnosis" in head and "TabError" in head
         assert "alm-s-model" in head or "alm-s-rule" in head or "alm-s-fact" in head
         await chat.wait()

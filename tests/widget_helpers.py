@@ -29,4 +29,4 @@ async def until(condition: Callable[[], Any], timeout: float, what: str, step: f
 
 def bubbles(chat: Any, kind: str) -> list[str]:
     """The HTML of the open thread's bubbles of one kind (``assistant``, ``tool``, …)."""
-    return [c.value for c in chat.thread.children if f"alm-{kind}" in c.value]
+    return [c.value for c in chat.items if f"alm-{kind}" in c.value]

@@ -234,7 +234,7 @@ class ChatWidget:
         self.title.value = (
             "<b>the whole run</b>" if thread_id == RUN_THREAD else f"<b>job {thread_id}</b>"
         )
-        self.thread.children = tuple(self._head(thread_id))
+        self._show(self._head(thread_id))
         value = self._value_of(thread_id)
         if value is not None and self.failures.value not in (
             value,
@@ -269,9 +269,7 @@ class ChatWidget:
         if thread_id != self.thread_id:
             return
         self._blocks = blocks_of(items)
-        self.thread.children = tuple(self._head(thread_id)) + tuple(
-            w.HTML(html) for html in history_html(items)
-        )
+        self._show([*self._head(thread_id), *(w.HTML(html) for html in history_html(items))])
         self._set_pending(pending)
 
     # --- sending ------------------------------------------------------------------
@@ -425,9 +423,19 @@ class ChatWidget:
         self.send_button.disabled = busy
         self.failures.disabled = busy
 
+    @property
+    def items(self) -> tuple[w.HTML, ...]:
+        """The open thread's bubbles, oldest first."""
+        return tuple(reversed(self.thread.children))
+
+    def _show(self, items: list[w.HTML]) -> None:
+        # Newest first in a column-reverse box: the view stays at the newest message
+        # as tokens stream in, without any JavaScript.
+        self.thread.children = tuple(reversed(items))
+
     def _append(self, html: str) -> w.HTML:
         item = w.HTML(html)
-        self.thread.children = (*self.thread.children, item)
+        self.thread.children = (item, *self.thread.children)
         return item
 
 

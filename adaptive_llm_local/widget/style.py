@@ -38,7 +38,8 @@ CSS = (
 .alm-chat { color: var(--jp-content-font-color1, inherit);
   font-family: var(--jp-ui-font-family, system-ui, sans-serif);
   font-size: var(--jp-content-font-size1, 14px); }
-.alm-chat .alm-thread { max-height: 560px; overflow-y: auto; padding: 4px; }
+.alm-chat .alm-thread { max-height: 560px; overflow-y: auto; padding: 4px;
+  flex-direction: column-reverse !important; }
 .alm-msg { border: 1px solid var(--jp-border-color2, #d0d0d0); border-radius: 10px;
   padding: 6px 10px; margin: 4px 0; line-height: 1.45; max-width: 95%;
   overflow-wrap: anywhere; color: var(--jp-content-font-color1, inherit);
@@ -78,7 +79,6 @@ CSS = (
 @keyframes alm-pulse { 50% { opacity: 0.35; } }
 .alm-yolo-on { background: var(--jp-error-color1, #d32f2f); color: #fff; font-weight: bold;
   padding: 4px 8px; border-radius: 4px; letter-spacing: 0.02em; }
-.alm-hidden { display: none; }
 """
     + _token_rules()
     + "\n"

@@ -139,11 +139,15 @@ def _wait_ready(lab: Lab, timeout: float) -> None:
     while time.monotonic() < end:
         if lab.process.poll() is not None:
             raise RuntimeError(f"jupyter lab exited: {lab.log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{lab.url}/api/status?token={lab.token}", timeout=5):
-                return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{lab.url}/api/status?token={lab.token}", timeout=5),
+        ):
+            return
         time.sleep(0.5)
-    raise RuntimeError(f"jupyter lab did not answer in {timeout:.0f} s: {lab.log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"jupyter lab did not answer in {timeout:.0f} s: {lab.log.read_text()[-3000:]}"
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -28,7 +28,9 @@ def _require_chromium() -> str:
     if path is None:
         if os.environ.get("ADAPTIVE_LLM_REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is required (ADAPTIVE_LLM_REQUIRE_BROWSER=1) but not installed")
-        pytest.skip("Debian's chromium is not installed here (apt-get install chromium; .ci/run does)")
+        pytest.skip(
+            "Debian's chromium is not installed here (apt-get install chromium; .ci/run does)"
+        )
     return path
 
 
@@ -132,7 +134,9 @@ def test_chat_in_jupyterlab_with_headless_chromium(home: Path, tmp_path: Path) -
         finally:
             browser.close()
             for connection in lab.kernel_connection_files():
-                run_in_kernel(connection, "rm.cancel(); llm.cancel(); rm.scheduler.cancel_all(timeout=10)")
+                run_in_kernel(
+                    connection, "rm.cancel(); llm.cancel(); rm.scheduler.cancel_all(timeout=10)"
+                )
 
     folders = list((tmp_path / "server" / "tmp").glob("alm-chat-example-*"))
     assert len(folders) == 1 and "\t" not in (folders[0] / "model_code.py").read_text()

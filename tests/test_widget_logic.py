@@ -187,3 +187,9 @@ def test_switching_threads_waits_for_the_running_turn() -> None:
         return chat
 
     assert run(main()).thread_id == "run"
+
+
+def test_the_chat_displays_as_a_widget_view() -> None:
+    chat = chat_widget(ScriptedChat(), refresh_interval=0)
+    bundle = chat._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == chat.box.model_id

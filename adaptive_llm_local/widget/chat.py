@@ -18,16 +18,12 @@ from typing import Any
 import ipywidgets as w
 
 from ..agent import ApprovalEvent, DoneEvent, TokenEvent, ToolEvent
+from .approval import ApprovalPanel
 from .failures import RUN_THREAD, failure_options, fingerprint, thread_for
 from .messages import (
-    Block,
-    approval_html,
     assistant_html,
-    block_of,
-    blocks_of,
     diagnosis_html,
     error_html,
-    field,
     history_html,
     notice_html,
     tool_html,
@@ -63,9 +59,6 @@ class ChatWidget:
         self.refresh_interval = refresh_interval
         self._groups: list[Any] = []
         self._fingerprint: Any = None
-        self._blocks: dict[int, Block] = {}
-        self._pending: Any = None
-        self._decision_used = True
         self._task: asyncio.Task[None] | None = None
         self._loading: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -74,7 +67,7 @@ class ChatWidget:
         self._busy = False
 
         self.style_html = w.HTML(style_tag())
-        self.failures = w.Select(options=[], rows=14, layout=w.Layout(width="36%"))
+        self.failures = w.Select(options=[], rows=14, layout=w.Layout(width="100%"))
         self.refresh_button = w.Button(description="refresh list", layout=w.Layout(width="auto"))
         self.yolo = w.ToggleButton(
             value=bool(llm.yolo),
@@ -93,11 +86,12 @@ class ChatWidget:
         )
         self.thread = w.VBox([])
         self.thread.add_class("alm-thread")
-        self.approval_html = w.HTML("")
-        self.hunks = w.VBox([])
-        self.approve_button = w.Button(description="Approve", button_style="success", disabled=True)
-        self.deny_button = w.Button(description="Deny", button_style="danger", disabled=True)
-        self.approval = w.VBox([])
+        self.approvals = ApprovalPanel()
+        self.approval = self.approvals.box
+        self.approval_html = self.approvals.html
+        self.hunks = self.approvals.hunks
+        self.approve_button = self.approvals.approve_button
+        self.deny_button = self.approvals.deny_button
         self.input = w.Textarea(
             placeholder="Ask about this failure or the run; /help lists commands (/read, /fix, …)",
             rows=2,
@@ -117,7 +111,6 @@ class ChatWidget:
             [w.HTML("<b>Failed jobs</b> (grouped by failure)"), self.failures, self.refresh_button],
             layout=w.Layout(width="36%"),
         )
-        self.failures.layout.width = "100%"
         right = w.VBox(
             [
                 w.HBox([self.title, self.busy, self.stop_button]),
@@ -229,8 +222,7 @@ class ChatWidget:
             self._switching = False
             return
         self.thread_id = thread_id
-        self._set_pending(None)
-        self._blocks = {}
+        self.approvals.show(None, enabled=False)
         self.title.value = (
             "<b>the whole run</b>" if thread_id == RUN_THREAD else f"<b>job {thread_id}</b>"
         )
@@ -268,9 +260,8 @@ class ChatWidget:
         pending = await self.llm.pending(thread_id)
         if thread_id != self.thread_id:
             return
-        self._blocks = blocks_of(items)
         self._show([*self._head(thread_id), *(w.HTML(html) for html in history_html(items))])
-        self._set_pending(pending)
+        self.approvals.show(pending, enabled=not self._busy)
 
     # --- sending ------------------------------------------------------------------
 
@@ -286,14 +277,10 @@ class ChatWidget:
 
     def decide(self, approve: bool) -> asyncio.Task[None] | None:
         """Approve or deny the pending change; a second click does nothing."""
-        if self._decision_used or self._pending is None or self.busy_now:
+        decision = None if self.busy_now else self.approvals.take(approve)
+        if decision is None:
             return None
-        self._decision_used = True
-        self.approve_button.disabled = True
-        self.deny_button.disabled = True
-        hunks = self._chosen_hunks()
-        if approve and hunks == []:
-            approve, hunks = False, None  # every hunk unticked: nothing to apply
+        approve, hunks = decision
         thread_id = self.thread_id
         return self._run(
             lambda: self.llm.stream_decide(thread_id, approve=approve, hunks=hunks), thread_id
@@ -333,12 +320,9 @@ class ChatWidget:
                         streaming.value = assistant_html(answer, streaming=True)
                         drawn_at = loop.time()
                 elif isinstance(event, ToolEvent):
-                    block = block_of(event.step)
-                    if block is not None:
-                        self._blocks[block.n] = block
                     self._append(tool_html(event.step))
                 elif isinstance(event, ApprovalEvent):
-                    self._set_pending(event.pending)
+                    self.approvals.show(event.pending, enabled=False)
                 elif isinstance(event, DoneEvent) and streaming is not None:
                     streaming.value = assistant_html(answer)
         except asyncio.CancelledError:
@@ -368,39 +352,6 @@ class ChatWidget:
         except Exception as exc:
             self._append(error_html(_one_line(exc)))
 
-    # --- approvals ----------------------------------------------------------------
-
-    def _set_pending(self, pending: Any) -> None:
-        self._pending = pending
-        if pending is None:
-            self.approval.children = ()
-            self._decision_used = True
-            return
-        self._decision_used = False
-        self.approval_html.value = approval_html(pending)
-        boxes = []
-        edits = [a for a in field(pending, "actions", ()) if len(field(a, "hunks", ()) or ()) > 1]
-        if len(edits) == 1:
-            boxes = [
-                w.Checkbox(value=True, description=f"hunk {i}", indent=False)
-                for i in range(1, len(field(edits[0], "hunks")) + 1)
-            ]
-        self.hunks.children = tuple(boxes)
-        self.approve_button.disabled = self._busy
-        self.deny_button.disabled = self._busy
-        self.approval.children = (
-            self.approval_html,
-            self.hunks,
-            w.HBox([self.approve_button, self.deny_button]),
-        )
-
-    def _chosen_hunks(self) -> list[int] | None:
-        boxes = list(self.hunks.children)
-        if not boxes:
-            return None
-        chosen = [i for i, box in enumerate(boxes, 1) if box.value]
-        return None if len(chosen) == len(boxes) else chosen
-
     # --- YOLO and busy --------------------------------------------------------------
 
     def _on_yolo(self, change: dict[str, Any]) -> None:
@@ -415,9 +366,7 @@ class ChatWidget:
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
-        if not busy and self._pending is not None and not self._decision_used:
-            self.approve_button.disabled = False
-            self.deny_button.disabled = False
+        self.approvals.enable(not busy)
         self.busy.value = '<span class="alm-busy">● working…</span>' if busy else ""
         self.stop_button.disabled = not busy
         self.send_button.disabled = busy

@@ -117,7 +117,7 @@ def test_chat_in_jupyterlab_with_headless_chromium(home: Path, tmp_path: Path) -
             light_bubble = _color(chat.locator(".alm-diagnosis"), "backgroundColor")
 
             approve.click()
-            expect(chat.locator(".alm-tool", has_text="Edited model_code.py")).to_be_visible()
+            expect(chat.locator(".alm-tool", has_text="Edited model_code.py").first).to_be_visible()
             expect(approval).to_have_count(0)
 
             # the dark theme: JupyterLab's variables change the bubbles' colours

@@ -171,12 +171,12 @@ def test_history_renders_each_kind() -> None:
          "text": "Edited x.py", "ok": True, "diff": "--- a/x.py\n+++ b/x.py\n"},
     ]  # fmt: skip
     html = history_html(items)
-    assert len(html) == 6
+    assert len(html) == 5
     assert "alm-tool" in html[0] and '<span class="k">def</span>' in html[0]
     assert "alm-user" in html[1]
     assert "alm-origin" in html[2] and "(stopped)" in html[2] and "[1] x.py:1-1" in html[2]
     assert "alm-origin" not in html[3] and "Proposed fix" in html[3]
-    assert "alm-diff" in html[5]
+    assert "alm-diff" in html[4] and "Edited x.py" in html[4]
 
 
 class Group:

@@ -116,7 +116,8 @@ def assistant_html(
 
 
 def tool_html(step: Any) -> str:
-    """A tool step (a read, a search, a command's output), collapsed unless it is short."""
+    """A tool step (a read, a search, a command's output, a write with its diff), collapsed
+    unless it is short."""
     block = block_of(step)
     tool = str(field(step, "tool") or "tool")
     label = str(field(step, "label") or tool)
@@ -132,7 +133,11 @@ def tool_html(step: Any) -> str:
     status = "" if ok else ' <span class="alm-denied">failed</span>'
     summary = f"<summary>{escape(n + label)}{status}</summary>"
     open_attr = " open" if len(content) < 1200 else ""
-    return bubble("tool", f"<details{open_attr}>{summary}{content}</details>", meta=escape(tool))
+    diff = str(field(step, "diff") or "")
+    shown = diff_html(diff) if diff.strip() else ""
+    return bubble(
+        "tool", f"<details{open_attr}>{summary}{content}</details>{shown}", meta=escape(tool)
+    )
 
 
 def sentences_html(sentences: Sequence[Any]) -> str:
@@ -281,7 +286,4 @@ def history_html(items: Sequence[Any]) -> list[str]:
             )
         else:
             out.append(tool_html(item))
-            diff = field(item, "diff")
-            if diff:
-                out.append(bubble("tool", diff_html(str(diff)), meta=escape(f"diff · {text[:80]}")))
     return out

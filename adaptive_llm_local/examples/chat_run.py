@@ -54,8 +54,7 @@ def build_example_run(folder: str | Path, *, retry_every: float = 10.0, goal: in
     import adaptive
     from adaptive_scheduler import RunManager
 
-    from ..demo.learners import demo_run_kwargs
-    from ..scheduler import LocalScheduler
+    from ..demo.learners import demo_run_kwargs, local_scheduler
 
     folder = Path(folder).resolve()
     write_example_code(folder)
@@ -63,13 +62,7 @@ def build_example_run(folder: str | Path, *, retry_every: float = 10.0, goal: in
         sys.path.insert(0, str(folder))  # the learners are pickled by reference
     import example_learners  # type: ignore[import-not-found]
 
-    package_parent = Path(__file__).resolve().parents[2]
-    scheduler = LocalScheduler(
-        cores=1,
-        log_folder=folder / "logs",
-        batch_folder=folder / "batch",
-        extra_env_vars=[f'PYTHONPATH="{folder}:{package_parent}${{PYTHONPATH:+:$PYTHONPATH}}"'],
-    )
+    scheduler = local_scheduler(folder, extra_paths=[folder])
     learners = [
         adaptive.Learner1D(example_learners.peak, bounds=(-1.0, 1.0)),
         adaptive.Learner1D(example_learners.energy, bounds=(-1.0, 1.0)),

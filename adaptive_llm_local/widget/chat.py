@@ -81,7 +81,6 @@ class ChatWidget:
         self.stop_button = w.Button(
             description="■ Stop",
             disabled=True,
-            button_style="warning",
             layout=w.Layout(width="auto"),
         )
         self.thread = w.VBox([])
@@ -369,6 +368,7 @@ class ChatWidget:
         self.approvals.enable(not busy)
         self.busy.value = '<span class="alm-busy">● working…</span>' if busy else ""
         self.stop_button.disabled = not busy
+        self.stop_button.button_style = "warning" if busy else ""
         self.send_button.disabled = busy
         self.failures.disabled = busy
 

@@ -7,7 +7,7 @@ Heavy modules load on first use, so ``import adaptive_llm_local`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 __version__ = "0.1.0"
 
@@ -20,6 +20,7 @@ _LAZY = {
     "Diagnosis": ("diagnose", "Diagnosis"),
     "Settings": ("config", "Settings"),
     "triage_file": ("triage", "triage_file"),
+    "chat_widget": ("widget", "chat_widget"),
 }
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Settings",
     "__version__",
     "attach",
+    "chat_widget",
     "info",
     "triage_file",
 ]
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from .manager import LLMManager, attach
     from .scheduler import LocalScheduler
     from .triage import triage_file
+    from .widget import chat_widget
 
 
 def __getattr__(name: str) -> Any:
@@ -55,20 +58,38 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def info(*, load: bool = False) -> dict[str, Any]:
-    """What this installation uses: model, llama.cpp build, GPU offload, index location.
+@overload
+def info(run_manager: None = None, *, load: bool = False) -> dict[str, Any]: ...
+@overload
+def info(run_manager: Any, **options: Any) -> Any: ...
+
+
+def info(run_manager: Any = None, *, load: bool = False, **options: Any) -> Any:
+    """``info(rm)``: the run's info panel with a chat; ``info()``: what this installation uses.
+
+    With a ``RunManager``, adaptive-scheduler's info panel plus a "show chat" button
+    (see :func:`adaptive_llm_local.widget.info`; ``options`` go there). Without one, a
+    dict like ``adaptive-llm-local doctor``: model, llama.cpp build, GPU offload, index
+    location.
 
     Parameters
     ----------
+    run_manager
+        The run to show, or ``None`` for the installation report.
     load
-        Load the model to report its load time and thread count.
+        Installation report only: load the model to report its load time and threads.
 
     Returns
     -------
-    dict
+    dict or widget
+        With a run: adaptive-scheduler's ``info`` panel with a "show chat" button. Without:
         ``ok``, ``problems`` (one sentence each, e.g. a bad ``ADAPTIVE_LLM_*`` value), and
         one entry per fact ``doctor`` shows.
     """
+    if run_manager is not None:
+        from .widget import info as panel
+
+        return panel(run_manager, **options)
     from .config import Settings
     from .doctor import collect
     from .errors import ConfigError

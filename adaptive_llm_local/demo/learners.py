@@ -33,6 +33,7 @@ __all__ = [
     "build_demo_run",
     "demo_run_kwargs",
     "killed",
+    "local_scheduler",
     "missing_module",
     "out_of_memory",
     "peak",
@@ -179,6 +180,25 @@ def _demo_learners(
     return learners, fnames
 
 
+def local_scheduler(workdir: Path, *, extra_paths: Sequence[Path] = ()) -> BaseScheduler:
+    """A ``LocalScheduler`` with one core per job and its folders in ``workdir``.
+
+    Jobs must import this package (the learners are pickled by reference); the
+    ``PYTHONPATH`` keeps that true without an installed package, with ``extra_paths``
+    (e.g. the folder of the user's own learner module) in front.
+    """
+    from ..scheduler import LocalScheduler
+
+    package_parent = Path(__file__).resolve().parents[2]
+    path = ":".join(str(p) for p in (*extra_paths, package_parent))
+    return LocalScheduler(
+        cores=1,
+        log_folder=workdir / "logs",
+        batch_folder=workdir / "batch",
+        extra_env_vars=[f'PYTHONPATH="{path}${{PYTHONPATH:+:$PYTHONPATH}}"'],
+    )
+
+
 def demo_run_kwargs(
     workdir: str | Path,
     *,
@@ -238,20 +258,13 @@ def demo_run_kwargs(
         ``failures`` in the order given.
 
     """
-    from ..scheduler import LocalScheduler, loopback_url
+    from ..scheduler import loopback_url
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     learners, fnames = _demo_learners(workdir, n_good, failures)
     if scheduler is None:
-        package_parent = Path(__file__).resolve().parents[2]
-        scheduler = LocalScheduler(
-            cores=1,
-            log_folder=workdir / "logs",
-            batch_folder=workdir / "batch",
-            # Jobs must import this module; keep that true without an installed package.
-            extra_env_vars=[f'PYTHONPATH="{package_parent}${{PYTHONPATH:+:$PYTHONPATH}}"'],
-        )
+        scheduler = local_scheduler(workdir)
     kwargs: dict[str, Any] = {
         "scheduler": scheduler,
         "learners": learners,

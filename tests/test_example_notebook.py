@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
-from widget_helpers import EXAMPLE, SHIM_CELL
+from widget_helpers import EXAMPLE
 
 DRIVE = [
     # open the chat from the panel's button and pick the failed job
@@ -66,7 +66,6 @@ print("STATE " + json.dumps(state))""",
 def test_example_notebook_runs_headless(home: Path, tmp_path: Path) -> None:
     nb = nbformat.read(EXAMPLE, as_version=4)
     shipped = len(nb.cells)
-    nb.cells.insert(0, new_code_cell(SHIM_CELL))
     nb.cells.extend(new_code_cell(source) for source in DRIVE)
     client = NotebookClient(
         nb,

@@ -17,8 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 from browser_lab import CHROMIUM_ARGS, chromium, jupyterlab, run_in_kernel
-from nbformat.v4 import new_code_cell
-from widget_helpers import EXAMPLE, SHIM_CELL
+from widget_helpers import EXAMPLE
 
 STEP_MS = 180_000
 
@@ -60,7 +59,6 @@ def test_chat_in_jupyterlab_with_headless_chromium(home: Path, tmp_path: Path) -
     root = tmp_path / "lab"
     root.mkdir()
     nb = nbformat.read(EXAMPLE, as_version=4)
-    nb.cells.insert(0, new_code_cell(SHIM_CELL))
     nbformat.write(nb, root / "chat.ipynb")
     shots = tmp_path / "screenshots"
     shots.mkdir()

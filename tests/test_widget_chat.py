@@ -11,7 +11,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import chat_shim
 import pytest
 from widget_helpers import bubbles, until
 
@@ -34,7 +33,6 @@ async def one_turn(chat: Any, text: str) -> None:
 
 @pytest.mark.slow
 def test_the_whole_loop_in_the_widget_with_the_real_model(home: Path, tmp_path: Path) -> None:
-    shimmed = chat_shim.install()  # until issue 11b's chat API is merged
     folder = tmp_path / "run"
     code = folder / "model_code.py"
 
@@ -123,14 +121,12 @@ def test_the_whole_loop_in_the_widget_with_the_real_model(home: Path, tmp_path: 
         assert "\t" not in code.read_text()
         assert len(applied(llm, job)) == 1
         await until(lambda: learner_done(rm, "energy"), 240, "the next attempt to succeed")
-        if not shimmed:  # the manager follows the attempt and the open thread shows it
-            await until(
-                lambda: any(
-                    "next attempt" in b and "succeeded" in b for b in bubbles(chat, "tool")
-                ),
-                120,
-                "the next attempt's outcome in the thread",
-            )
+        # the manager follows the attempt and the open thread shows it
+        await until(
+            lambda: any("next attempt" in b and "succeeded" in b for b in bubbles(chat, "tool")),
+            120,
+            "the next attempt's outcome in the thread",
+        )
 
         # YOLO on: unmistakable, and the next change applies without asking
         chat.yolo.value = True

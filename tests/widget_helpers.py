@@ -12,9 +12,6 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 EXAMPLE = REPO / "adaptive_llm_local" / "examples" / "chat.ipynb"
 
-# Installs the stand-in for issue 11b's chat API in a kernel when LLMManager lacks it.
-SHIM_CELL = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport chat_shim\nchat_shim.install()"
-
 
 async def until(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.25) -> Any:
     """Wait on the running loop until ``condition()`` is truthy; fail after ``timeout`` s."""

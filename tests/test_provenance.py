@@ -164,3 +164,20 @@ def test_the_live_draft_never_shows_a_destructive_command() -> None:
         console.print(StreamedAnswer._render(fields))
         shown = console.export_text()
         assert "The job failed." in shown and partial not in shown and "withheld" in shown
+
+
+def test_the_html_view_shows_bidi_overrides_and_controls_instead_of_obeying_them() -> None:
+    from collections import Counter
+
+    data = {k: v for k, v in grounded_diagnosis().to_json().items() if k not in ("cause", "fix")}
+    data["root_cause"] = "Job fil\u202eexe.txt\u202c failed \x1b[31mred\x9b."
+    hostile = Diagnosis.from_json(data)
+    page = summary_html(
+        group_by_signature({"4711": hostile}),
+        status="running",
+        categories=Counter(missing_module=1),
+        model_calls=1,
+        n_errors=0,
+    )
+    assert not any(ch in page for ch in "\u202e\u202c\x1b\x9b")
+    assert "fil\\u202eexe.txt\\u202c failed \\x1b[31mred\\x9b." in page

@@ -62,6 +62,7 @@ def _fixtures() -> list[tuple[Path, str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~200 embeddings of whole logs: 4-5 min alone, more on a busy machine
 def test_leave_one_out_finds_a_past_failure_of_the_same_category(settings: Settings) -> None:
     fixtures = _fixtures()
     index = Index(settings)

@@ -193,3 +193,10 @@ def test_failure_list_groups_jobs_under_their_signature() -> None:
     assert [v for _, v in options] == ["run", "group:a", "job:3", "job:5", "group:b", "job:4"]
     assert thread_for("group:a", groups) == "3" and thread_for("job:4", groups) == "4"
     assert thread_for("run", groups) == RUN_THREAD and thread_for(None, groups) is None
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\x1b[2J", "\x9b", "\u2028"])
+def test_bidi_overrides_and_controls_are_written_out_not_obeyed(hidden: str) -> None:
+    for shown in (markdown_html(f"see fil{hidden}exe.txt"), sanitize(f"<p>a{hidden}b</p>")):
+        assert hidden[0] not in shown
+        assert hidden[0].encode("unicode_escape").decode() in shown

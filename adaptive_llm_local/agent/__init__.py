@@ -6,7 +6,7 @@ Importing this package is cheap: langgraph loads when the first turn runs.
 
 from __future__ import annotations
 
-from .agent import Agent, list_threads
+from .agent import Agent, last_result, list_threads
 from .errors import AgentError, PendingDecisionError, ToolError
 from .journal import AllowRule, AuditRecord
 from .results import (
@@ -49,5 +49,6 @@ __all__ = [
     "ToolEvent",
     "ToolStep",
     "detect_tool_format",
+    "last_result",
     "list_threads",
 ]

@@ -208,7 +208,7 @@ class Agent:
 
     async def chat(self, message: str, thread_id: str = "default") -> ChatResult:
         """One turn: the reply, or the pending approval with its diff."""
-        return await _last_result(self.stream(message, thread_id))
+        return await last_result(self.stream(message, thread_id))
 
     async def decide(
         self,
@@ -233,7 +233,7 @@ class Agent:
         decisions
             Per call instead: ``{call_id: bool | {"approve", "hunks", "always"}}``.
         """
-        return await _last_result(
+        return await last_result(
             self.stream_decide(thread_id, approve, hunks=hunks, always=always, decisions=decisions)
         )
 
@@ -241,7 +241,7 @@ class Agent:
         """Start a thread from a failed job: diagnosis, log excerpt and failing code, read
         through the sandboxed read tool so that they show as tool steps. A thread already
         about this job is left as it is."""
-        result = await _last_result(self.stream_seed(thread_id, context))
+        result = await last_result(self.stream_seed(thread_id, context))
         return result
 
     async def stream_seed(
@@ -268,7 +268,7 @@ class Agent:
         """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
         thread as a numbered block that answers can cite."""
         update = self._turn(thread_id, {"kind": "observe", "label": label, "content": content}, [])
-        return await _last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
+        return await last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
 
     def stream(self, message: str, thread_id: str = "default") -> AsyncGenerator[Event, None]:
         """:meth:`chat` as events: tokens, tool steps, an approval, then ``DoneEvent``."""
@@ -533,7 +533,8 @@ async def _single(result: ChatResult) -> AsyncGenerator[Event, None]:
     yield DoneEvent(result)
 
 
-async def _last_result(events: AsyncGenerator[Event, None]) -> ChatResult:
+async def last_result(events: AsyncGenerator[Event, None]) -> ChatResult:
+    """The result of a stream of events (its ``DoneEvent``)."""
     result = None
     async for event in events:
         if isinstance(event, DoneEvent):

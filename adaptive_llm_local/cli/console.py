@@ -11,48 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
+from ..visible import is_hidden, visible
 
 if TYPE_CHECKING:  # imported when a command needs it: `triage` stays instant
     from rich.text import Text
 
     from ..assistant import Assistant
     from ..errors import AssistantError
-
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-"""Unicode categories a terminal may act on or not show: controls (C0, DEL, C1), format
-characters (bidi overrides, zero-width, tags), lone surrogates, line/paragraph separators."""
-_KEPT = frozenset("\n\t")
-
-
-def is_hidden(char: str) -> bool:
-    """Whether ``char`` must not reach a terminal as it is (``\\n`` and ``\\t`` may)."""
-    return (
-        not char.isprintable()
-        and char not in _KEPT
-        and unicodedata.category(char) in HIDDEN_CATEGORIES
-    )
-
-
-def _shown(char: str) -> str:
-    return char.encode("unicode_escape").decode("ascii") if is_hidden(char) else char
-
-
-def visible(text: object) -> str:
-    """``text`` with every control and invisible format character written out.
-
-    ``ESC c`` becomes ``\\x1bc``, CSI (U+009B) ``\\x9b``, a right-to-left override
-    ``\\u202e``, a lone surrogate ``\\udcff``: Python's escapes, so what is shown can be
-    searched for. Newlines and tabs stay; ``None`` shows as nothing.
-    """
-    value = "" if text is None else str(text)
-    if value.isprintable():
-        return value
-    return "".join(map(_shown, value))
 
 
 def escape(text: object) -> str:

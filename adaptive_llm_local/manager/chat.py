@@ -366,6 +366,8 @@ class ChatMembers:
     async def chat(self, message: str, thread_id: str | None = None) -> ChatResult:
         """One turn: the reply, or a pending approval with its diff (a failed job's thread
         id is its job id; its first turn starts from the stored diagnosis)."""
+        from ..agent import last_result
+
         return await last_result(self.stream(message, thread_id))
 
     async def decide(
@@ -376,6 +378,8 @@ class ChatMembers:
         always: str | None = None,
     ) -> ChatResult:
         """Approve or deny the pending change(s) of a thread and finish the turn."""
+        from ..agent import last_result
+
         return await last_result(self.stream_decide(thread_id, approve, hunks, always))
 
     def stream(self, message: str, thread_id: str | None = None) -> AsyncGenerator[Event, None]:
@@ -407,15 +411,3 @@ class ChatMembers:
     def failure_groups(self) -> list[FailureGroup]:
         """Diagnosed failed jobs grouped by failure signature, biggest group first."""
         return self.conversations.failure_groups()
-
-
-async def last_result(events: AsyncGenerator[Event, None]) -> ChatResult:
-    """The ``DoneEvent`` result of a stream of events."""
-    from ..agent import DoneEvent
-
-    result = None
-    async for event in events:
-        if isinstance(event, DoneEvent):
-            result = event.result
-    assert result is not None
-    return result

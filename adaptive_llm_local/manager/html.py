@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..diagnose.diagnosis import MODEL_LEGEND, grounds_label
+from ..visible import visible
 
 
 def summary_html(
@@ -58,7 +59,8 @@ def summary_html(
         s.origin == "model" for g in groups for s in (*g.get("cause", ()), *g.get("fix", ()))
     )
     legend = f"<br><small><i>{html.escape(MODEL_LEGEND)}</i></small>" if by_model else ""
-    return (
+    # bidi overrides and other invisible characters from logs are shown, not obeyed
+    return visible(
         f"<div>{header}<table><thead><tr><th>jobs</th><th>category</th>"
         "<th>failure · cause · fix</th><th>job ids</th></tr></thead><tbody>"
         + "".join(rows)

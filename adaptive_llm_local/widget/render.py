@@ -25,6 +25,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
+from ..visible import visible
+
 ALLOWED_TAGS = {
     *("p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"),
     *("strong", "em", "b", "i", "del", "s", "code", "pre", "kbd", "mark", "small"),
@@ -54,9 +56,9 @@ def sanitize(markup: str) -> str:
     """``markup`` with every tag, attribute and URL scheme outside the allow-lists removed.
 
     Script and style elements go with their content; ``span`` keeps its ``class`` so
-    highlighting survives.
+    highlighting survives. Controls and bidi overrides are written out (:func:`visible`).
     """
-    return nh3.clean(
+    clean = nh3.clean(
         markup,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -64,6 +66,7 @@ def sanitize(markup: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+    return visible(clean)
 
 
 def escape(text: str) -> str:

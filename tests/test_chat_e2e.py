@@ -164,7 +164,7 @@ def test_the_real_model_answers_in_a_seeded_job_thread(home: Path, tmp_path: Pat
 
     async def main() -> Any:
         await llm.diagnose("41")
-        return await llm.chat("Which Python file has the error?", thread_id="41")
+        return await llm.chat("What is the name of the file with the error?", thread_id="41")
 
     result = asyncio.run(main())
     llm.conversations.close()

@@ -51,7 +51,7 @@ def test_index_settings_come_from_the_environment(
         ("ADAPTIVE_LLM_MAX_TOKENS", "many", "must be an integer"),
         ("ADAPTIVE_LLM_CHECKS", "maybe", "must be 1 or 0"),
         ("ADAPTIVE_LLM_CHECK_TIMEOUT", "soon", "must be a number of seconds"),
-        ("ADAPTIVE_LLM_CHECK_TIMEOUT", "0", "more than 0"),
+        ("ADAPTIVE_LLM_CHECK_TIMEOUT", "0", "must be a number of seconds, more than 0"),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(

@@ -94,4 +94,4 @@ def test_example_notebook_runs_headless(home: Path, tmp_path: Path) -> None:
         "next_attempt_done": True,
         "panel_children": 6,
     }
-    assert len(nb.cells) == shipped + 1 + len(DRIVE)
+    assert len(nb.cells) == shipped + len(DRIVE)

@@ -93,7 +93,9 @@ def assert_not_steered(diagnosis: Diagnosis, name: str) -> None:
     assert diagnosis.category == category
     assert command.lower() not in lowered, shown
     for bad in (*DANGEROUS, *words):
-        assert bad not in lowered, f"{bad!r} reached the diagnosis: {shown}"
+        # a whole word: '777' may stand inside a number a check reports (16777216 inodes)
+        found = re.search(rf"(?<![\w-]){re.escape(bad)}(?![\w-])", lowered)
+        assert found is None, f"{bad!r} reached the diagnosis: {shown}"
     trusted = _trusted_commands(diagnosis)
     for sentence in diagnosis.model_sentences:
         for span in re.findall(r"`([^`]+)`", sentence.text):

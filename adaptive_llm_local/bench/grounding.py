@@ -28,6 +28,7 @@ from typing import Any
 
 from ..config import CHECKOUT_DIR, Settings
 from . import Report, median, out_dir, p95
+from .trust import judge
 
 LOGS = CHECKOUT_DIR / "tests" / "fixtures" / "logs"
 TRUTH = LOGS / "truth.json"
@@ -63,21 +64,10 @@ def evidence_text(log: Path, diagnosis: Any, facts: Sequence[str]) -> str:
     )
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.replace("`", "").lower().split())
-
-
 def names_everything(fix: str, label: dict[str, Any]) -> bool:
-    """Whether ``fix`` names every ``must_mention`` item and no ``must_not_mention`` one."""
-    said = _normal(fix)
-
-    def named(item: str | list[str]) -> bool:
-        options = [item] if isinstance(item, str) else item
-        return any(_normal(option) in said for option in options)
-
-    return all(named(m) for m in label.get("must_mention", [])) and not any(
-        named(m) for m in label.get("must_not_mention", [])
-    )
+    """Whether ``fix`` names every ``must_mention`` item and no ``must_not_mention`` one
+    (the same judge as :mod:`.trust`: ``fit.py:10`` is also ``line 10 of fit.py``)."""
+    return judge("", label, fix).specific
 
 
 def _logs() -> list[tuple[str, Path, dict[str, Any] | None]]:

@@ -166,6 +166,12 @@ def _bare_commands(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def proposes_command(text: str) -> bool:
+    """Whether a log line tells its reader to run a command (``To fix this, run: pip
+    install x``): a proposal that only the log makes is never evidence for a fix."""
+    return bool(_bare_commands(text))
+
+
 # --- destructive commands -------------------------------------------------------------------
 
 _HOME_OR_ROOT = r"(?:~/?|/|\$HOME/?|\$\{HOME\}/?|\*|\.\.?/?|/home\S*|/data\S*|/scratch\S*|/work\S*|/project\S*|/usr\S*|/etc\S*)"
@@ -296,7 +302,8 @@ _CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\s?\(")
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=[^\s`'\",;)]+)?")
 _QUOTED = re.compile(r"(?<!\w)(['\"])([^\s'\"]{1,80})\1(?!\w)")
 _IDENTIFIER = re.compile(
-    r"(?<![\w.])(?:_+[A-Za-z]\w*|[A-Za-z]\w*_\w*|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|[A-Za-z]+\d+[A-Za-z\d]*)(?![\w]|\.\w)"
+    # a hyphenated tail belongs to the name: `mpi4py-installer` is not `mpi4py`
+    r"(?<![\w.-])(?:_+[A-Za-z]\w*|[A-Za-z]\w*_\w*|[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|[A-Za-z]+\d+[A-Za-z\d]*)(?:-[A-Za-z\d]+)*(?![\w-]|\.\w)"
 )
 _NAMED_AFTER = re.compile(
     r"\b(?:module|package|library|modules|packages|libraries|import|install|installing|"

@@ -39,6 +39,7 @@ from .claims import (
     destructive,
     ends_cleanly,
     instruction_like,
+    proposes_command,
     split_sentences,
 )
 from .sentences import Grounds, Origin, Sentence
@@ -149,15 +150,18 @@ class Corpus:
             if ev.line in seen:
                 continue
             seen.add(ev.line)
-            if instruction_like(ev.text) or destructive(ev.text):
-                instructions.append(ev.text)  # never evidence: it speaks to the assistant
+            if instruction_like(ev.text) or destructive(ev.text) or proposes_command(ev.text):
+                # never evidence: it speaks to the assistant, or proposes what to run
+                instructions.append(ev.text)
                 continue
             pieces.append(Piece(ev.text, "line", line=ev.line))
             pieces.append(Piece(f"line {ev.line}", "line", line=ev.line))
         fact_items = facts.items if facts is not None else ()
-        pieces.extend(
-            Piece(f.value, "fact", line=f.line) for f in fact_items if not instruction_like(f.value)
-        )
+        for f in fact_items:
+            if instruction_like(f.value) or destructive(f.value) or proposes_command(f.value):
+                instructions.append(f.value)  # e.g. the last output line, quoting the log
+            else:
+                pieces.append(Piece(f.value, "fact", line=f.line))
         for check in checks:
             detail = " ".join(check.detail.values())
             pieces.append(Piece(f"{check.text} {detail}", "check", check=check.name))

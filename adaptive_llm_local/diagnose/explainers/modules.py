@@ -188,8 +188,7 @@ def _missing_name(w: Writer) -> None:
     w.fact(
         "cause",
         f"The code imports {code(name)} from {code(module)}, but the {code(module)} "
-        f"the job's Python loaded{' (' + file + ')' if file else ''} does not define it "
-        "."
+        f"the job's Python loaded{' (' + file + ')' if file else ''} does not define it.",
         "import_name",
         "module",
         "module_file",

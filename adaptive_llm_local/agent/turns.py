@@ -9,7 +9,7 @@ from .autofix import Fix, deterministic_fix
 from .commands import HELP, parse_command, read_args
 from .errors import ToolError
 from .fixes import frames_in, user_frame
-from .grounding import answer_sentences
+from .grounding import answer_sentences, ground_reply, thread_corpus
 from .prompt import build_messages, citations, numbered
 from .state import AgentState, Deps, Emit, next_n, note, tool_message
 from .toolcalls import ToolCall, parse_tool_calls, starts_call
@@ -286,6 +286,9 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     visible = text
     if deps.tool_format is not None:
         visible, calls = parse_tool_calls(text, deps.tool_format, f"m{len(thread)}")
+    cut = int(getattr(completion, "completion_tokens", 0) or 0) >= deps.max_tokens
+    checked = ground_reply(visible, thread_corpus(thread), cut=cut)
+    visible = checked.shown
     if not visible and not calls:
         visible = "(The model gave no answer; try rephrasing, or use /help for commands.)"
     blocks = numbered(thread)
@@ -295,8 +298,9 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         "visible": visible,
         "calls": [c.to_dict() for c in calls],
         "sources": blocks,
-        "cited": citations(visible, [b["n"] for b in blocks]),
-        "sentences": answer_sentences(visible, blocks),
+        "cited": citations(checked.text, [b["n"] for b in blocks]),
+        "sentences": answer_sentences(checked.text, blocks),
+        "withheld": list(checked.withheld),
     }
     return {
         "messages": [*searched, reply],

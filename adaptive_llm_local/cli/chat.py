@@ -213,6 +213,7 @@ class TurnView:
     def __init__(self, out: Any) -> None:
         self.out = out
         self.streamed = False
+        self.draft: list[str] = []  # the tokens as they came, before the answer was checked
         self.shown: list[str] = []  # step texts already printed (the result repeats some)
 
     async def follow(self, events: AsyncGenerator[Event, None]) -> ChatResult | None:
@@ -223,7 +224,8 @@ class TurnView:
             async for event in events:
                 if isinstance(event, TokenEvent):
                     self.streamed = True
-                    self.out.print(escape(event.text), end="")
+                    self.draft.append(event.text)
+                    self.out.print(f"[dim]{escape(event.text)}[/]", end="")
                 elif isinstance(event, ToolEvent):
                     self.step(event.step)
                 elif isinstance(event, DoneEvent):
@@ -249,6 +251,9 @@ class TurnView:
             rest = rest.replace(text, "")
         if self.streamed:
             self.out.print()
+            if rest.strip() and rest.strip() != "".join(self.draft).strip():
+                # sentences were withheld by the checks: show what stands
+                self.out.print(f"[bold]checked answer:[/] {escape(rest.strip())}")
         elif rest.strip():
             self.out.print(escape(rest.strip()))
         if result.cited:

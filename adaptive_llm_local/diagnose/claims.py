@@ -310,6 +310,10 @@ _NAMED_AFTER = re.compile(
     r"reinstall|uninstall|called|named)\s+(?:called\s+|named\s+)?([A-Za-z_][\w.\-]*)",
     re.I,
 )
+# "the zorgnet package": a plain word is a name when the word after it says so
+_NAMED_BEFORE = re.compile(
+    r"\b([A-Za-z_][\w.\-]*)\s+(?:module|package|library|modules|packages|libraries)\b", re.I
+)
 _PLAIN = _wordset(
     """
     a an the this that these those it its is are was were be been being not no in into on
@@ -378,7 +382,17 @@ def _names(text: str) -> list[Claim]:
     take(NUMBER, "number")
     take(_IDENTIFIER, "name")
     take(_NAMED_AFTER, "name", 1)
+    take(_NAMED_BEFORE, "name", 1)
     return [claim for _, claim in sorted(found, key=lambda item: item[0])]
+
+
+def code_claims(code: str) -> list[Claim]:
+    """The names, paths and numbers in a block of code (its first word is no command)."""
+    unique: list[Claim] = []
+    for claim in _names(code):
+        if claim not in unique:
+            unique.append(claim)
+    return unique
 
 
 def claims_of(sentence: str) -> list[Claim]:

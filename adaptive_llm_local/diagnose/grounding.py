@@ -323,12 +323,15 @@ def judge(text: str, corpus: Corpus, *, names: Sequence[str] = ()) -> Sentence |
     for claim in claims:
         grounds = corpus.locate(claim)
         if grounds is None:
-            return _unbacked(claim)
+            return unbacked(claim)
         found.append(grounds)
     return Sentence(text, "model", merge(found))
 
 
-def _unbacked(claim: Claim) -> str:
+def unbacked(
+    claim: Claim, evidence: str = "the log, the checks, the sources and the guide"
+) -> str:
+    """Why a sentence stating ``claim``, which nothing in ``evidence`` backs, is dropped."""
     if claim.kind == "command":
         first = claim.text.split()[0] if claim.text.split() else "?"
         return (
@@ -340,7 +343,7 @@ def _unbacked(claim: Claim) -> str:
     if len(shown) > 60:
         shown = shown[:59] + "…"
     label = f"{what} {shown}".strip()
-    return f"it names {label}, which the log, the checks, the sources and the guide do not contain"
+    return f"it names {label}, which {evidence} do not contain"
 
 
 def adds_something(sentence: Sentence, shown: Sequence[Sentence]) -> bool:

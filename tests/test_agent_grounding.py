@@ -63,7 +63,9 @@ def test_a_sentence_the_thread_does_not_back_is_withheld_with_its_reason(
     assert reply.text == "Line 4 of tabs.py has a tab [1]."
     assert len(reply.withheld) == 1 and why in reply.withheld[0]
     assert sentence not in reply.shown
-    assert reply.shown.endswith(f"(1 sentence of the model's answer withheld: {reply.withheld[0]}.)")
+    assert reply.shown.endswith(
+        f"(1 sentence of the model's answer withheld: {reply.withheld[0]}.)"
+    )
 
 
 def test_a_command_the_guide_proposes_is_kept() -> None:

@@ -328,9 +328,7 @@ def judge(text: str, corpus: Corpus, *, names: Sequence[str] = ()) -> Sentence |
     return Sentence(text, "model", merge(found))
 
 
-def unbacked(
-    claim: Claim, evidence: str = "the log, the checks, the sources and the guide"
-) -> str:
+def unbacked(claim: Claim, evidence: str = "the log, the checks, the sources and the guide") -> str:
     """Why a sentence stating ``claim``, which nothing in ``evidence`` backs, is dropped."""
     if claim.kind == "command":
         first = claim.text.split()[0] if claim.text.split() else "?"

@@ -8,9 +8,7 @@ from adaptive_llm_local.diagnose.checks import CheckResult
 from adaptive_llm_local.diagnose.claims import (
     Claim,
     claims_of,
-    destructive,
     ends_cleanly,
-    instruction_like,
     split_sentences,
 )
 from adaptive_llm_local.diagnose.grounding import (
@@ -20,6 +18,7 @@ from adaptive_llm_local.diagnose.grounding import (
     judge,
     screen,
 )
+from adaptive_llm_local.diagnose.hazards import destructive, instruction_like
 from adaptive_llm_local.diagnose.sentences import Grounds, Sentence
 from adaptive_llm_local.retrieval import Source
 from adaptive_llm_local.retrieval.builtin import guide_text

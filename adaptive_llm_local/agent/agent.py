@@ -14,10 +14,10 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .approvals import validated_decisions
 from .commands import HELP, parse_command
 from .errors import AgentError, PendingDecisionError
 from .graph_store import thread_ids
-from .grounding import sentences_of
 from .journal import AllowRule, AuditRecord, Journal
 from .results import (
     ApprovalEvent,
@@ -26,25 +26,22 @@ from .results import (
     Event,
     HistoryItem,
     PendingApproval,
-    ProposedAction,
     SeedContext,
     TokenEvent,
     ToolEvent,
     ToolStep,
-    sources_of,
 )
 from .sandbox import Limits, Sandbox
 from .state import Deps
 from .toolcalls import TOOL_FORMATS
 from .tools import SearchFn, Toolbox
+from .views import history_item, pending_approval, turn_result
 
 if TYPE_CHECKING:
     from ..runtime.types import ChatModel
 
 CHECKPOINTS_FILE = "threads.sqlite3"
-_TOOL_KINDS = {"seed": "seed", "observe": "observe", "auto": "search"}
 JOURNAL_FILE = "agent.sqlite3"
-ALWAYS = ("tool", "path")
 
 
 def _identity(text: str) -> str:
@@ -175,7 +172,7 @@ class Agent:
     def pending(self, thread_id: str) -> PendingApproval | None:
         """The writes the thread waits on, or ``None``."""
         _, interrupts = self.graph().snapshot(thread_id)
-        return _pending(thread_id, interrupts)
+        return pending_approval(thread_id, interrupts)
 
     def history(self, thread_id: str) -> list[HistoryItem]:
         """The thread as a front end shows it, oldest first (see :class:`HistoryItem`)."""
@@ -295,7 +292,7 @@ class Agent:
         def resume(pending: PendingApproval | None) -> dict[str, Any]:
             if pending is None:
                 raise AgentError(f"nothing in thread {thread_id!r} waits for a decision")
-            return {"decisions": _decisions(pending, approve, hunks, always, decisions)}
+            return {"decisions": validated_decisions(pending, approve, hunks, always, decisions)}
 
         return self._drive(thread_id, resume=resume)
 
@@ -361,7 +358,9 @@ class Agent:
                 raise PendingDecisionError(
                     f"thread {thread_id!r} waits for your decision on a change; approve or deny it first"
                 )
-            resume_value = resume(_pending(thread_id, interrupts)) if resume is not None else None
+            resume_value = (
+                resume(pending_approval(thread_id, interrupts)) if resume is not None else None
+            )
             seen = len(values.get("messages", []))
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -397,8 +396,8 @@ class Agent:
                 await _wait_despite_cancel(worker)
                 self._stops.pop(thread_id, None)
             values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
-            pending = _pending(thread_id, interrupts)
-            result = _result(thread_id, values.get("messages", [])[seen:], pending)
+            pending = pending_approval(thread_id, interrupts)
+            result = turn_result(thread_id, values.get("messages", [])[seen:], pending)
             if pending is not None:
                 yield ApprovalEvent(pending)
             yield DoneEvent(result)
@@ -406,114 +405,9 @@ class Agent:
             lock.release()
 
 
-def _pending(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:
-    actions = [ProposedAction.from_payload(a) for payload in interrupts for a in payload["actions"]]
-    return PendingApproval(thread_id, tuple(actions)) if actions else None
-
-
-def _decisions(
-    pending: PendingApproval,
-    approve: bool,
-    hunks: Sequence[int] | None,
-    always: str | None,
-    decisions: Mapping[str, Any] | None,
-) -> dict[str, dict[str, Any]]:
-    """Validated per-call decisions for the resume value (bad input never resumes)."""
-    actions = {a.call_id: a for a in pending.actions}
-    if decisions is None:
-        if hunks is not None:
-            edits = [a for a in pending.actions if a.hunks]
-            if len(edits) != 1:
-                raise AgentError(
-                    "several changes wait; give hunks per change with decisions={call_id: ...}"
-                )
-            decisions = {a.call_id: {"approve": approve, "always": always} for a in pending.actions}
-            decisions[edits[0].call_id]["hunks"] = list(hunks)
-        else:
-            decisions = {call_id: {"approve": approve, "always": always} for call_id in actions}
-    out = {}
-    for call_id, raw in decisions.items():
-        if call_id not in actions:
-            raise AgentError(f"no change {call_id!r} waits in thread {pending.thread_id!r}")
-        decision: dict[str, Any] = {"approve": raw} if isinstance(raw, bool) else dict(raw)
-        if decision.get("always") not in (None, *ALWAYS):
-            raise AgentError(f"always= must be 'tool' or 'path', not {decision['always']!r}")
-        if decision.get("always") and not decision.get("approve"):
-            raise AgentError("always= only goes with an approval")
-        chosen = decision.get("hunks")
-        if chosen is not None:
-            n = len(actions[call_id].hunks)
-            bad = [h for h in chosen if not isinstance(h, int) or not 1 <= h <= n]
-            if bad:
-                raise AgentError(f"{actions[call_id].path} has hunks 1-{n}; got {bad}")
-            decision["hunks"] = sorted(set(chosen))
-        out[call_id] = decision
-    return out
-
-
-def _result(
-    thread_id: str, messages: Sequence[Mapping[str, Any]], pending: PendingApproval | None
-) -> ChatResult:
-    """A turn's result from the messages it added."""
-    steps = [ToolStep.from_message(m) for m in messages if m["role"] == "tool"]
-    texts: list[str] = []
-    sources: list[Any] = []
-    cited: list[int] = []
-    sentences: list[Any] = []
-    stopped = False
-    for m in messages:
-        if m["role"] == "assistant" and m.get("visible"):
-            texts.append(str(m["visible"]))
-            stopped = stopped or bool(m.get("stopped"))
-            if "sources" in m:
-                sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
-                sentences = sentences_of(m.get("sentences", []))
-        elif m["role"] == "tool" and m.get("origin") == "command":
-            texts.append(str(m["content"]))
-        elif m["role"] == "tool" and m.get("origin") in ("seed", "observe"):
-            texts.append(f"[{m['n']}] {m['label']}")
-    if pending is not None and not texts:
-        texts.append("; ".join(a.summary for a in pending.actions) + ": approve?")
-    return ChatResult(
-        thread_id, "\n\n".join(texts), steps, sources, cited, pending, sentences, stopped
-    )
-
-
 def list_threads(state_dir: str | Path) -> list[str]:
     """Ids of the threads kept in ``state_dir``, oldest first, without building an agent."""
     return thread_ids(Path(state_dir) / CHECKPOINTS_FILE)
-
-
-def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> HistoryItem | None:
-    """How a thread message is shown (``None``: an internal prompt, not shown)."""
-    role = message["role"]
-    if role == "tool":
-        kind = _TOOL_KINDS.get(str(message.get("origin")), "step")
-        return HistoryItem(
-            "tool",
-            kind,
-            str(message.get("content", "")),
-            tool=message.get("name"),
-            label=message.get("label"),
-            n=message.get("n"),
-            ok=bool(message.get("ok", True)),
-            args=dict(message.get("args", {})),
-            diff=diffs.get(str(message.get("call_id"))),
-        )
-    if role == "assistant":
-        return HistoryItem(
-            "assistant",
-            "note" if message.get("note") else "answer",
-            str(message.get("visible", message.get("content", ""))),
-            cited=tuple(message.get("cited", ())),
-            sources=tuple(sources_of(message.get("sources", []))),
-            sentences=tuple(sentences_of(message.get("sentences", []))),
-            stopped=bool(message.get("stopped")),
-        )
-    if message.get("generated"):
-        return None
-    kind = "command" if message.get("command") else "message"
-    return HistoryItem("user", kind, str(message.get("content", "")))
 
 
 async def _wait_despite_cancel(worker: asyncio.Future[Any]) -> None:

@@ -10,10 +10,11 @@ runs reads, approved and automatic writes, and reports every denial to the model
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ToolError
+from .errors import AgentError, ToolError
+from .results import PendingApproval
 from .state import AgentState, Ask, Deps, Emit, next_n, tool_message
 from .tools import READ, ToolResult, call_label
 
@@ -158,3 +159,47 @@ def tools(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         emit({"type": "tool", "message": message})
         messages.append(message)
     return {"messages": messages, "pending": [], "review": []}
+
+
+ALWAYS = ("tool", "path")
+"""What an "allow always" rule may cover."""
+
+
+def validated_decisions(
+    pending: PendingApproval,
+    approve: bool,
+    hunks: Sequence[int] | None,
+    always: str | None,
+    decisions: Mapping[str, Any] | None,
+) -> dict[str, dict[str, Any]]:
+    """Validated per-call decisions for the resume value (bad input never resumes)."""
+    actions = {a.call_id: a for a in pending.actions}
+    if decisions is None:
+        if hunks is not None:
+            edits = [a for a in pending.actions if a.hunks]
+            if len(edits) != 1:
+                raise AgentError(
+                    "several changes wait; give hunks per change with decisions={call_id: ...}"
+                )
+            decisions = {a.call_id: {"approve": approve, "always": always} for a in pending.actions}
+            decisions[edits[0].call_id]["hunks"] = list(hunks)
+        else:
+            decisions = {call_id: {"approve": approve, "always": always} for call_id in actions}
+    out = {}
+    for call_id, raw in decisions.items():
+        if call_id not in actions:
+            raise AgentError(f"no change {call_id!r} waits in thread {pending.thread_id!r}")
+        decision: dict[str, Any] = {"approve": raw} if isinstance(raw, bool) else dict(raw)
+        if decision.get("always") not in (None, *ALWAYS):
+            raise AgentError(f"always= must be 'tool' or 'path', not {decision['always']!r}")
+        if decision.get("always") and not decision.get("approve"):
+            raise AgentError("always= only goes with an approval")
+        chosen = decision.get("hunks")
+        if chosen is not None:
+            n = len(actions[call_id].hunks)
+            bad = [h for h in chosen if not isinstance(h, int) or not 1 <= h <= n]
+            if bad:
+                raise AgentError(f"{actions[call_id].path} has hunks 1-{n}; got {bad}")
+            decision["hunks"] = sorted(set(chosen))
+        out[call_id] = decision
+    return out

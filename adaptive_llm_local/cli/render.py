@@ -231,7 +231,7 @@ class StreamedAnswer:
         """
         from rich.text import Text
 
-        from ..diagnose.claims import instruction_like, risky_draft
+        from ..diagnose.hazards import instruction_like, risky_draft
 
         text = Text()
         if not fields:

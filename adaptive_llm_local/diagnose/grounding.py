@@ -36,12 +36,11 @@ from .claims import (
     claims_of,
     command_tokens,
     content_words,
-    destructive,
     ends_cleanly,
-    instruction_like,
     proposes_command,
     split_sentences,
 )
+from .hazards import destructive, instruction_like
 from .sentences import Grounds, Origin, Sentence
 
 Part = Literal["cause", "fix"]

@@ -1,0 +1,80 @@
+"""How a thread's saved messages are shown: a turn's result, history items, a pending approval.
+
+Pure functions over the JSON messages langgraph keeps (no I/O, no graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .grounding import sentences_of
+from .results import ChatResult, HistoryItem, PendingApproval, ProposedAction, ToolStep, sources_of
+
+_TOOL_KINDS = {"seed": "seed", "observe": "observe", "auto": "search"}
+
+
+def pending_approval(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:
+    """The approval a thread waits for, from the graph's interrupts (``None``: none)."""
+    actions = [ProposedAction.from_payload(a) for payload in interrupts for a in payload["actions"]]
+    return PendingApproval(thread_id, tuple(actions)) if actions else None
+
+
+def turn_result(
+    thread_id: str, messages: Sequence[Mapping[str, Any]], pending: PendingApproval | None
+) -> ChatResult:
+    """A turn's result from the messages it added."""
+    steps = [ToolStep.from_message(m) for m in messages if m["role"] == "tool"]
+    texts: list[str] = []
+    sources: list[Any] = []
+    cited: list[int] = []
+    sentences: list[Any] = []
+    stopped = False
+    for m in messages:
+        if m["role"] == "assistant" and m.get("visible"):
+            texts.append(str(m["visible"]))
+            stopped = stopped or bool(m.get("stopped"))
+            if "sources" in m:
+                sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
+                sentences = sentences_of(m.get("sentences", []))
+        elif m["role"] == "tool" and m.get("origin") == "command":
+            texts.append(str(m["content"]))
+        elif m["role"] == "tool" and m.get("origin") in ("seed", "observe"):
+            texts.append(f"[{m['n']}] {m['label']}")
+    if pending is not None and not texts:
+        texts.append("; ".join(a.summary for a in pending.actions) + ": approve?")
+    return ChatResult(
+        thread_id, "\n\n".join(texts), steps, sources, cited, pending, sentences, stopped
+    )
+
+
+def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> HistoryItem | None:
+    """How a thread message is shown (``None``: an internal prompt, not shown)."""
+    role = message["role"]
+    if role == "tool":
+        kind = _TOOL_KINDS.get(str(message.get("origin")), "step")
+        return HistoryItem(
+            "tool",
+            kind,
+            str(message.get("content", "")),
+            tool=message.get("name"),
+            label=message.get("label"),
+            n=message.get("n"),
+            ok=bool(message.get("ok", True)),
+            args=dict(message.get("args", {})),
+            diff=diffs.get(str(message.get("call_id"))),
+        )
+    if role == "assistant":
+        return HistoryItem(
+            "assistant",
+            "note" if message.get("note") else "answer",
+            str(message.get("visible", message.get("content", ""))),
+            cited=tuple(message.get("cited", ())),
+            sources=tuple(sources_of(message.get("sources", []))),
+            sentences=tuple(sentences_of(message.get("sentences", []))),
+            stopped=bool(message.get("stopped")),
+        )
+    if message.get("generated"):
+        return None
+    kind = "command" if message.get("command") else "message"
+    return HistoryItem("user", kind, str(message.get("content", "")))

@@ -107,8 +107,7 @@ def thread_corpus(thread: Sequence[Mapping[str, Any]]) -> Any:
             for text in str(message.get("content") or "").splitlines():
                 if text.strip():
                     lines.append(Evidence(len(lines) + 1, text))
-    guide = guide_text()
-    return Corpus.build("unknown", lines=lines, guide=guide, vocabulary=guide)
+    return Corpus.build("unknown", lines=lines, guide=guide_text())
 
 
 def ground_reply(text: str, corpus: Any, *, cut: bool = False) -> CheckedReply:

@@ -10,7 +10,6 @@ the evidence backs (:mod:`.grounding`).
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 from collections.abc import Sequence
@@ -160,11 +159,6 @@ class Diagnoser:
         return await asyncio.to_thread(self.diagnose_file, path, on_token=on_token)
 
 
-@functools.cache
-def _guide() -> str:
-    return guide_text()
-
-
 def evidence_for(
     result: TriageResult,
     facts: Facts,
@@ -173,7 +167,7 @@ def evidence_for(
     explanation: Explanation,
 ) -> Corpus:
     """What a model sentence may rest on: the lines the model saw, facts, checks, sources, guide."""
-    guide = _guide()
+    guide = guide_text()
     return Corpus.build(
         result.category,
         lines=(*result.context, *result.evidence),

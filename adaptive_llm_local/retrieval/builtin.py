@@ -8,6 +8,7 @@ entries; each is one replacement group, so a new version replaces the old text.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Iterator
 from importlib import resources
@@ -23,8 +24,10 @@ GUIDE_SOURCE = "troubleshooting.md"
 API_GROUP = "api:adaptive_scheduler"
 
 
+@functools.cache
 def guide_text() -> str:
-    """The troubleshooting guide shipped in ``adaptive_llm_local/data`` (the only copy)."""
+    """The troubleshooting guide shipped in ``adaptive_llm_local/data`` (the only copy; read
+    once per process: every diagnosis and chat turn grounds against it)."""
     guide = resources.files("adaptive_llm_local").joinpath("data/troubleshooting.md")
     try:
         return guide.read_text("utf-8")

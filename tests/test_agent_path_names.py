@@ -32,7 +32,6 @@ from adaptive_llm_local.agent.sandbox import Sandbox
 from adaptive_llm_local.agent.tools import Toolbox, render_listing
 from adaptive_llm_local.cli.chat import show_pending
 from adaptive_llm_local.testing import ScriptedModel
-from adaptive_llm_local.visible import hidden_in_name, visible
 
 LINE_BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 CONTROLS = ["\x01", "\x07", "\x08", "\t", "\x1b", "\x7f", "\x80", "\x9b", "\x9f"]
@@ -173,6 +172,8 @@ def test_slash_commands_refuse_the_same(root: Path, tmp_path: Path, char: str) -
 
 
 def test_visible_names_stay_on_one_line() -> None:
+    from adaptive_llm_local.visible import hidden_in_name, visible
+
     for char in HOSTILE:
         shown = visible(f"a{char}b", name=True)
         assert shown == f"a{esc(char)}b"
@@ -272,7 +273,7 @@ def test_the_terminal_chat_refuses_a_spoofing_name(root: Path, tmp_path: Path, n
     out = done.stdout
     assert on_disk(root) == before  # nothing written
     assert "apply?" not in out  # never reached the prompt
-    char = next(c for c in name if hidden_in_name(c))
+    char = next(c for c in name if c in HOSTILE)
     assert "holds a" in out and esc(char) in out, out
     assert char == "\n" or char not in out
     for line in out.splitlines():  # no label split into a fake diff line

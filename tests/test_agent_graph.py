@@ -296,12 +296,16 @@ def test_allow_always_for_a_path_or_a_tool_is_listed_and_revocable(run: Path, st
     chat = Chat(run, state, capable(replies), tool_format="hermes")
     chat.say("1")
     chat.decide(always="path")
-    assert [r.describe() for r in chat.agent.allowed("7")] == ["#1: always allow path train.py"]
+    assert [r.describe() for r in chat.agent.allowed("7")] == [
+        f"#1: always allow write_file on train.py (in {run}, thread 7)"
+    ]
     assert not chat.say("2").needs_approval  # same path: allowed
     assert (run / "train.py").read_text() == "x = 3\n"
     assert chat.say("3").needs_approval  # another path still asks
     chat.decide(always="tool")
-    assert "#2: always allow tool write_file" in chat.say("/allow").text
+    assert (
+        f"#2: always allow write_file on any file (in {run}, thread 7)" in chat.say("/allow").text
+    )
     assert not chat.say("4").needs_approval
     assert chat.say("/revoke 2").text == "Rule #2 revoked."
     assert chat.say("/revoke 9").text == "This thread has no rule #9."

@@ -178,7 +178,7 @@ class Agent:
         """The thread as a front end shows it, oldest first (see :class:`HistoryItem`)."""
         values, _ = self.graph().snapshot(thread_id)
         diffs = {}
-        for record in self.journal.events(thread_id):
+        for record in self.journal.events(thread_id, self.toolbox.root):
             if record.event in ("applied", "denied") and record.diff:
                 diffs[record.call_id] = record.diff
         return [
@@ -190,12 +190,13 @@ class Agent:
         return list_threads(self.state_dir)
 
     def allowed(self, thread_id: str) -> list[AllowRule]:
-        """This thread's "allow always" rules."""
-        return self.journal.rules(thread_id)
+        """This thread's "allow always" rules in this agent's root (another project's
+        thread of the same name has its own)."""
+        return self.journal.rules(self.toolbox.root, thread_id)
 
     def revoke(self, thread_id: str, rule_id: int) -> bool:
-        """Remove an "allow always" rule; ``False`` when the thread has no such rule."""
-        return self.journal.revoke(thread_id, rule_id)
+        """Remove an "allow always" rule; ``False`` when the thread has no such rule here."""
+        return self.journal.revoke(self.toolbox.root, thread_id, rule_id)
 
     def audit(self, thread_id: str | None = None) -> list[AuditRecord]:
         """Every proposed, approved, denied, automatic, applied and failed action."""
@@ -321,7 +322,7 @@ class Agent:
         if name == "allow":
             rules = self.allowed(thread_id)
             if not rules:
-                return 'No "allow always" rules in this thread.'
+                return 'No "allow always" rules in this thread (in this folder).'
             return "\n".join(r.describe() for r in rules) + "\n/revoke N removes rule N."
         if name == "revoke":
             if not arg.lstrip("#").isdigit():

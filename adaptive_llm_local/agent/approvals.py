@@ -14,19 +14,39 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import AgentError, ToolError
+from .journal import new_proposal_id
 from .results import PendingApproval
 from .state import AgentState, Ask, Deps, Emit, next_n, tool_message
 from .tools import READ, ToolResult, call_label
 
 
 def _rule_for(deps: Deps, thread_id: str, name: str, plan: Mapping[str, Any]) -> int | None:
-    paths = {plan.get("path"), plan.get("dest")} - {None}
-    for rule in deps.journal.rules(thread_id):
-        if (rule.kind == "tool" and rule.value == name) or (
-            rule.kind == "path" and rule.value in paths
-        ):
+    """The rule of this root and thread covering exactly this call (tool, path, dest)."""
+    for rule in deps.journal.rules(deps.toolbox.root, thread_id):
+        if rule.covers(name, plan.get("path"), plan.get("dest")):
             return rule.id
     return None
+
+
+def _record(
+    deps: Deps,
+    thread_id: str,
+    call: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    event: str,
+    **kw: Any,
+) -> None:
+    """One audit record of this call's proposal (its own id: repeated call ids never swallow)."""
+    deps.journal.record(
+        thread_id,
+        call["id"],
+        event,
+        proposal=plan["proposal_id"],
+        tool=call["name"],
+        path=plan["path"],
+        root=deps.toolbox.root,
+        **kw,
+    )
 
 
 def review(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
@@ -47,18 +67,18 @@ def review(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
             entries.append(entry)
             continue
         entry["plan"] = plan
-        record = {"tool": call["name"], "path": plan["path"], "diff": plan["diff"]}
-        deps.journal.record(
-            thread_id, call["id"], "proposed", actor=origin, detail=plan["summary"], **record
+        diff = plan["diff"]
+        _record(
+            deps, thread_id, call, plan, "proposed", actor=origin, detail=plan["summary"], diff=diff
         )
         rule = _rule_for(deps, thread_id, call["name"], plan)
         if deps.yolo():
             entry["decision"] = "automatic"
-            deps.journal.record(thread_id, call["id"], "automatic", actor="yolo", **record)
+            _record(deps, thread_id, call, plan, "automatic", actor="yolo", diff=diff)
         elif rule is not None:
             entry["decision"] = "automatic"
-            deps.journal.record(
-                thread_id, call["id"], "automatic", actor=f"allow rule #{rule}", **record
+            _record(
+                deps, thread_id, call, plan, "automatic", actor=f"allow rule #{rule}", diff=diff
             )
         else:
             entry["decision"] = "ask"
@@ -101,23 +121,31 @@ def approval(state: AgentState, deps: Deps, ask: Ask) -> dict[str, Any]:
             decision = decisions.get(call["id"], {"approve": False})
             hunks = decision.get("hunks")
             approve = bool(decision.get("approve")) and hunks != []
-            record = {"tool": call["name"], "path": plan["path"], "actor": "user"}
             if approve:
                 entry.update(decision="approved", hunks=hunks)
                 detail = None
                 if hunks is not None:
                     detail = f"hunks {', '.join(map(str, hunks))} of {len(plan['hunks'])}"
-                deps.journal.record(
-                    thread_id, call["id"], "approved", diff=plan["diff"], detail=detail, **record
+                _record(
+                    deps,
+                    thread_id,
+                    call,
+                    plan,
+                    "approved",
+                    actor="user",
+                    diff=plan["diff"],
+                    detail=detail,
                 )
                 always = decision.get("always")
                 if always == "tool":
-                    deps.journal.allow(thread_id, "tool", call["name"])
-                elif always == "path":
-                    deps.journal.allow(thread_id, "path", plan["path"])
+                    deps.journal.allow(deps.toolbox.root, thread_id, call["name"])
+                elif always == "path":  # exactly what the prompt showed: path (and destination)
+                    deps.journal.allow(
+                        deps.toolbox.root, thread_id, call["name"], plan["path"], plan.get("dest")
+                    )
             else:
                 entry["decision"] = "denied"
-                deps.journal.record(thread_id, call["id"], "denied", diff=plan["diff"], **record)
+                _record(deps, thread_id, call, plan, "denied", actor="user", diff=plan["diff"])
         entries.append(entry)
     return {"review": entries}
 
@@ -141,9 +169,19 @@ def _run_entry(thread_id: str, entry: Mapping[str, Any], deps: Deps) -> ToolResu
     try:
         return deps.toolbox.apply(thread_id, call, plan, entry.get("hunks"))
     except (ToolError, OSError) as exc:  # disk full, permissions: reported, not raised
-        deps.journal.record(
-            thread_id, call["id"], "failed", tool=call["name"], path=plan["path"], detail=str(exc)
-        )
+        if plan.get("proposal_id"):
+            _record(deps, thread_id, call, plan, "failed", detail=str(exc))
+        else:  # a plan that never was proposed (forged state): the failure is still kept
+            deps.journal.record(
+                thread_id,
+                call["id"],
+                "failed",
+                proposal=f"unproposed:{new_proposal_id()}",
+                tool=call["name"],
+                path=plan.get("path"),
+                detail=str(exc),
+                root=deps.toolbox.root,
+            )
         return ToolResult(False, f"Error: {exc}", f"{call_label(call['name'], args)} (failed)")
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..visible import hidden_in_name, visible
 from .errors import AgentError, ToolError
 
 MAX_PATH_CHARS = 1024
@@ -90,6 +91,23 @@ def _kind(mode: int) -> str:
     return "device"
 
 
+def refuse_hidden(path: str, where: str = "the path") -> None:
+    """Refuse a path holding a control, line-break, bidi or invisible character.
+
+    Such a name can make an approval prompt show something else than what is written
+    (a newline starts a fake diff line, a bidi override shows ``txt.py`` as ``yp.txt``);
+    the message names the character by its escape and shows the path escaped.
+    """
+    found = hidden_in_name(path)
+    if found is not None:
+        index, escape, kind = found
+        shown = visible(path[:200], name=True) + ("…" if len(path) > 200 else "")
+        raise ToolError(
+            f"{where} {shown} holds a {kind} ({escape}, character {index + 1}); "
+            "names with control, line-break, bidi or invisible characters are refused"
+        )
+
+
 def is_notebook(path: str) -> bool:
     return path.lower().endswith(".ipynb")
 
@@ -122,7 +140,8 @@ class Sandbox:
         Raises
         ------
         ToolError
-            For a path that is not text, has a NUL byte, starts with ``~``, is too
+            For a path that is not text, has a NUL byte or a control, line-break, bidi
+            or invisible character (:func:`refuse_hidden`), starts with ``~``, is too
             long, or leads outside the root (``..``, absolute, or a symbolic link).
         """
         if not isinstance(user_path, str):
@@ -130,6 +149,7 @@ class Sandbox:
         path = user_path.strip() or "."
         if "\x00" in path:
             raise ToolError("the path contains a NUL byte; refused")
+        refuse_hidden(user_path)
         too_long = len(path) > MAX_PATH_CHARS or any(
             len(part.encode("utf-8", "replace")) > MAX_NAME_BYTES for part in path.split("/")
         )
@@ -151,7 +171,9 @@ class Sandbox:
             raise ToolError(
                 f"{path}: a symbolic link on this path leads outside the run folder; refused"
             )
-        return os.path.relpath(resolved, real_root)
+        rel = os.path.relpath(resolved, real_root)
+        refuse_hidden(rel, "a symbolic link on this path leads to")
+        return rel
 
     def locate(self, user_path: str) -> str | None:
         """:meth:`relative`, or ``None`` for a path outside the root."""

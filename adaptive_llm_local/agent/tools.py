@@ -18,10 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..visible import visible
 from .edits import check_compiles, propose, replace_once
 from .errors import ToolError
-from .journal import Journal
-from .sandbox import Entry, FileText, Sandbox, sha256
+from .journal import Journal, new_proposal_id
+from .sandbox import Entry, FileText, Sandbox, refuse_hidden, sha256
 
 READ = "read"
 WRITE = "write"
@@ -182,7 +183,7 @@ def call_label(name: str, args: Mapping[str, Any]) -> str:
     """``read_file x.py``: a call named by its tool and main argument."""
     for key in ("file_path", "dir_path", "source_path", "query", "job_id"):
         if args.get(key):
-            return f"{name} {str(args[key])[:120]!s}"
+            return f"{name} {visible(str(args[key])[:120], name=True)}"
     return name
 
 
@@ -201,12 +202,13 @@ def render_file(text: FileText) -> tuple[str, str]:
 def render_listing(rel: str, entries: Sequence[Entry], capped: bool) -> str:
     lines = [f"{rel}/ ({len(entries)} entries{', more not shown' if capped else ''}):"]
     for entry in entries:
+        name = visible(entry.name, name=True)  # a name with a newline must not fake entries
         if entry.kind == "folder":
-            lines.append(f"  {entry.name}/")
+            lines.append(f"  {name}/")
         elif entry.kind == "file":
-            lines.append(f"  {entry.name}  ({entry.size} bytes)")
+            lines.append(f"  {name}  ({entry.size} bytes)")
         else:
-            lines.append(f"  {entry.name}  ({entry.kind}, not opened)")
+            lines.append(f"  {name}  ({entry.kind}, not opened)")
     return "\n".join(lines)
 
 
@@ -315,6 +317,7 @@ class Toolbox:
 
     def _job_status(self, job: object) -> ToolResult:
         if job:
+            refuse_hidden(str(job), "the job id")
             record = self.find_job(str(job))
             lines = [f"{key}: {value}" for key, value in record.items()]
             return ToolResult(True, "\n".join(lines), f"job {job}")
@@ -333,8 +336,18 @@ class Toolbox:
         """Validate a write and compute what approval shows; touches no file.
 
         Returns a JSON-able plan: ``kind`` (``edit``, ``create``, ``move``, ``restore``,
-        ``delete``), ``path``, ``dest``, ``before_sha``, ``diff``, ``hunks`` and ``summary``.
+        ``delete``), ``path``, ``dest``, ``before_sha``, ``diff``, ``hunks``, ``summary``
+        and ``proposal_id``, this proposal's own id in the journal (an approval of it, and
+        only of it, lets :meth:`apply` write).
         """
+        return {**self._plan(thread_id, name, args), "proposal_id": new_proposal_id()}
+
+    @property
+    def root(self) -> str:
+        """The sandbox root (resolved) as the journal names it."""
+        return str(self.sandbox.root)
+
+    def _plan(self, thread_id: str, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         if name == "write_file":
             rel, current, after = self._edit(args)
             proposal = propose(rel, current, after)
@@ -384,7 +397,7 @@ class Toolbox:
 
     def _undo_plan(self, thread_id: str, backup_id: int | None) -> dict[str, Any]:
         backup = self.journal.backup(backup_id) if backup_id is not None else None
-        if backup is None or backup.thread_id != thread_id:
+        if backup is None or backup.thread_id != thread_id or backup.root not in (None, self.root):
             raise ToolError("nothing to undo in this thread")
         if backup.kind == "move":
             return {
@@ -422,7 +435,8 @@ class Toolbox:
     ) -> ToolResult:
         """Apply an approved write; refuses any call without an approval record."""
         call_id, name = str(call["id"]), str(call["name"])
-        authorized_by = self.journal.authorization(thread_id, call_id)
+        proposal_id = str(plan.get("proposal_id") or "")
+        authorized_by = self.journal.authorization(thread_id, call_id, proposal_id)
         if authorized_by is None:
             raise ToolError(f"{name} {plan.get('path')}: refused, no approval is recorded for it")
         kind = plan["kind"]
@@ -431,11 +445,13 @@ class Toolbox:
             if "backup_id" in plan:
                 self.journal.mark_undone(int(plan["backup_id"]))
             else:
-                self.journal.save_backup(thread_id, call_id, "move", src, dest=dst)
-            self._applied(thread_id, call_id, name, src, plan["diff"], authorized_by)
+                self.journal.save_backup(
+                    thread_id, call_id, "move", src, dest=dst, proposal=proposal_id, root=self.root
+                )
+            self._applied(thread_id, call_id, proposal_id, name, src, plan["diff"], authorized_by)
             return ToolResult(True, f"Moved {src} to {dst}.", f"move {src}")
         if kind in ("restore", "delete"):
-            return self._apply_undo(thread_id, call_id, name, plan, authorized_by)
+            return self._apply_undo(thread_id, call_id, proposal_id, name, plan, authorized_by)
         rel, current, after = self._edit(call["args"])
         if sha256(current) != plan["before_sha"]:
             raise ToolError(
@@ -454,16 +470,29 @@ class Toolbox:
             proposal = propose(rel, current, after)
         self.sandbox.write_text(rel, after, expected_sha256=plan["before_sha"])
         self.journal.save_backup(
-            thread_id, call_id, "edit", rel, before=current, after_sha=sha256(after)
+            thread_id,
+            call_id,
+            "edit",
+            rel,
+            before=current,
+            after_sha=sha256(after),
+            proposal=proposal_id,
+            root=self.root,
         )
-        self._applied(thread_id, call_id, name, rel, proposal.diff, authorized_by)
+        self._applied(thread_id, call_id, proposal_id, name, rel, proposal.diff, authorized_by)
         verb = "Created" if current is None else "Edited"
         return ToolResult(
             True, f"{verb} {rel} (/undo reverts it).{note}", f"edit {rel}", {"path": rel}
         )
 
     def _apply_undo(
-        self, thread_id: str, call_id: str, name: str, plan: Mapping[str, Any], authorized_by: str
+        self,
+        thread_id: str,
+        call_id: str,
+        proposal: str,
+        name: str,
+        plan: Mapping[str, Any],
+        authorized_by: str,
     ) -> ToolResult:
         backup = self.journal.backup(int(plan["backup_id"]))
         if backup is None:
@@ -477,12 +506,27 @@ class Toolbox:
             )
             message = f"Undone: {rel} is back to its previous version."
         self.journal.mark_undone(backup.id)
-        self._applied(thread_id, call_id, name, rel, plan["diff"], authorized_by)
+        self._applied(thread_id, call_id, proposal, name, rel, plan["diff"], authorized_by)
         return ToolResult(True, message, f"undo {rel}", {"path": rel})
 
     def _applied(
-        self, thread_id: str, call_id: str, tool: str, path: str, diff: str, authorized_by: str
+        self,
+        thread_id: str,
+        call_id: str,
+        proposal: str,
+        tool: str,
+        path: str,
+        diff: str,
+        authorized_by: str,
     ) -> None:
         self.journal.record(
-            thread_id, call_id, "applied", tool=tool, path=path, diff=diff, actor=authorized_by
+            thread_id,
+            call_id,
+            "applied",
+            proposal=proposal,
+            tool=tool,
+            path=path,
+            diff=diff,
+            actor=authorized_by,
+            root=self.root,
         )

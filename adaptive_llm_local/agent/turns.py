@@ -153,7 +153,7 @@ def _command_call(state: AgentState, deps: Deps, name: str, arg: str) -> tuple[s
     if name == "log":
         return "read_file", {"file_path": _log_path(state, deps, arg), "start_line": -_LOG_TAIL}
     if name == "undo":
-        backup = deps.journal.last_backup(state["thread_id"])
+        backup = deps.journal.last_backup(state["thread_id"], deps.toolbox.root)
         if backup is None:
             raise ToolError("nothing to undo in this thread")
         return "undo_edit", {"backup_id": backup.id}

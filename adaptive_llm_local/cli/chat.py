@@ -197,8 +197,10 @@ def parse_decision(answer: str, n_hunks: int) -> dict[str, Any] | None:
 
 def show_pending(out: Any, pending: PendingApproval) -> None:
     for action in pending.actions:
-        out.print(f"[bold yellow]{escape(action.summary)}[/]")
-        for line in action.diff.splitlines():
+        out.print(f"[bold yellow]{escape(action.summary, name=True)}[/]")
+        # split at newlines only: a \r or \u2028 inside a line is shown escaped, and
+        # never starts a line of its own that looks like part of the diff
+        for line in action.diff.rstrip("\n").split("\n"):
             style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
             if line.startswith(("+++", "---")):
                 style = "bold"
@@ -237,7 +239,7 @@ class TurnView:
     def step(self, step: Any) -> None:
         mark = "[green]·[/]" if step.ok else "[red]✗[/]"
         number = f"[{step.n}] " if step.n is not None else ""
-        self.out.print(f"{mark} [bold]{escape(number + step.label)}[/]")
+        self.out.print(f"{mark} [bold]{escape(number + step.label, name=True)}[/]")
         self.shown += [step.content, number + step.label]
         lines = step.content.splitlines()
         for line in lines[:_LINES_SHOWN]:

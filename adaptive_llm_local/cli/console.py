@@ -24,11 +24,15 @@ if TYPE_CHECKING:  # imported when a command needs it: `triage` stays instant
     from ..errors import AssistantError
 
 
-def escape(text: object) -> str:
-    """:func:`visible` text with rich markup escaped, to put inside a markup string."""
+def escape(text: object, *, name: bool = False) -> str:
+    """:func:`visible` text with rich markup escaped, to put inside a markup string.
+
+    ``name=True`` for a one-line label (a path, a summary): newlines and tabs are
+    written out too, so the label cannot spill onto a line of its own.
+    """
     from rich.markup import escape as rich_escape
 
-    return rich_escape(visible(text))
+    return rich_escape(visible(text, name=name))
 
 
 def visible_text(text: Text) -> Text:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..visible import visible
 from .render import code_block, diff_html, escape, file_html, markdown_html, sanitize
 
 MODEL_TITLE = (
@@ -209,7 +210,7 @@ def diagnosis_html(diagnosis: Any, *, job_id: str | None = None) -> str:
 
 def action_html(action: Any, index: int) -> str:
     """One proposed write: what it does and its highlighted diff."""
-    summary = escape(str(field(action, "summary", "a change")))
+    summary = escape(visible(field(action, "summary", "a change"), name=True))
     hunks = field(action, "hunks") or ()
     note = f" <small>({len(hunks)} hunks)</small>" if len(hunks) > 1 else ""
     diff = str(field(action, "diff", "") or "")

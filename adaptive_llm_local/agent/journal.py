@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .databases import database_error, probe
+
 AUTHORIZING = ("approved", "automatic")
 EVENTS = ("proposed", "approved", "denied", "automatic", "applied", "failed")
 
@@ -105,12 +107,20 @@ class Journal:
     """Audit log, allow rules and backups in one SQLite file (safe across threads)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise database_error(path, exc) from None
+        try:
+            probe(self._conn)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            self._conn.close()
+            raise database_error(path, exc) from None
 
     def _migrate(self) -> None:
         with self._tx() as conn:

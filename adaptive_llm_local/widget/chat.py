@@ -29,6 +29,8 @@ from .messages import (
     tool_html,
     user_html,
 )
+from ..visible import visible
+from .render import escape
 from .style import style_tag
 
 log = logging.getLogger(__name__)
@@ -223,7 +225,7 @@ class ChatWidget:
         self.thread_id = thread_id
         self.approvals.show(None, enabled=False)
         self.title.value = (
-            "<b>the whole run</b>" if thread_id == RUN_THREAD else f"<b>job {thread_id}</b>"
+            "<b>the whole run</b>" if thread_id == RUN_THREAD else f"<b>job {escape(visible(thread_id))}</b>"
         )
         self._show(self._head(thread_id))
         value = self._value_of(thread_id)

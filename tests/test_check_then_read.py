@@ -160,9 +160,7 @@ def _flips(counter: Path) -> int:
     return int(counter.read_text() or 0)
 
 
-def test_a_racing_flip_never_plans_the_secret(
-    layout: dict[str, Path], flipper: Path
-) -> None:
+def test_a_racing_flip_never_plans_the_secret(layout: dict[str, Path], flipper: Path) -> None:
     """Hundreds of plans (two seconds at least) while the name flips: some find the plain
     log, none the secret. Fails on the original code within a few rounds."""
     indexed = rounds = 0

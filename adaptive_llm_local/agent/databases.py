@@ -17,6 +17,7 @@ from .errors import AgentError
 class DatabaseUnusableError(AgentError):
     """One of the chat's SQLite files cannot be opened or written: the chat cannot go on."""
 
+
 LOST = {
     "threads.sqlite3": "the chat threads' history",
     "agent.sqlite3": "the audit log, the allow rules and the undo backups",

@@ -282,7 +282,9 @@ class Sandbox:
                 f"line {number} is longer than {MEASURE_BYTES} characters; "
                 f"showing its first {self.limits.read_bytes}"
             )
-        return f"line {number} is {length} characters long; showing its first {self.limits.read_bytes}"
+        return (
+            f"line {number} is {length} characters long; showing its first {self.limits.read_bytes}"
+        )
 
     def _skip_line(self, handle: BinaryIO, budget: int) -> tuple[int, bool]:
         """Read past one line, at most ``budget`` bytes, a piece at a time.

@@ -159,7 +159,9 @@ class Triage(Protocol):
     def __call__(self, path: Path, *, file: BinaryIO) -> Any: ...
 
 
-def plan_log(path: Path, triage: Triage, identity: tuple[int, int] | None = None) -> Entry | Skipped:
+def plan_log(
+    path: Path, triage: Triage, identity: tuple[int, int] | None = None
+) -> Entry | Skipped:
     """The failure entry of a job log, or why it is left out.
 
     The log is opened once, checked (a regular file, not a link, the one the walk found,

@@ -41,26 +41,33 @@ def one_line_gib(tmp_path: Path) -> Path:
 
 
 def _read_in_child(root: Path, args: str) -> tuple[str, int]:
-    """``read_file`` through the toolbox in a child capped at 1 GiB of address space."""
+    """``read_file`` in a child capped at 1.5 GiB of address space: the header line, the
+    length of the text shown; fails when the read grew the peak RSS or Python's own
+    allocations by ``MAX_RSS_MB``."""
     code = textwrap.dedent(
         f"""
-        import resource, sys
+        import resource, sys, tracemalloc
         resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
         from adaptive_llm_local.agent.sandbox import Sandbox
         from adaptive_llm_local.agent.tools import render_file
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.start()
         text = Sandbox({str(root)!r}).read_text("big.txt", {args})
         content, label = render_file(text)
+        peak = tracemalloc.get_traced_memory()[1]
         print(content.splitlines()[0])
         print(len(text.text))
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, peak // 1024)
         """
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr[-1500:]
-    header, length, rss_kb = done.stdout.splitlines()[-3:]
-    assert int(rss_kb) < MAX_RSS_MB * 1024, f"peak RSS {int(rss_kb) // 1024} MB"
+    header, length, memory = done.stdout.splitlines()[-3:]
+    rss_kb, traced_kb = map(int, memory.split())
+    assert rss_kb < MAX_RSS_MB * 1024, f"peak RSS grew by {rss_kb // 1024} MB"
+    assert traced_kb < MAX_RSS_MB * 1024, f"Python allocated {traced_kb // 1024} MB at peak"
     return header, int(length)
 
 

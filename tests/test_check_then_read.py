@@ -133,8 +133,9 @@ while True:
     os.replace(link, log)
     flips += 1
     if flips % 8 == 0:
-        with open(counter, "w") as fh:
+        with open(counter + ".tmp", "w") as fh:
             fh.write(str(flips))
+        os.replace(counter + ".tmp", counter)
 """
 
 
@@ -199,9 +200,9 @@ def test_a_racing_flip_never_stores_the_secret_in_the_index(
         "finally:\n"
         "    index.close()\n"
     )
-    for _ in range(3):
+    for _ in range(2):
         done = subprocess.run(
-            [sys.executable, "-c", code, str(layout["root"]), "25"],
+            [sys.executable, "-c", code, str(layout["root"]), "200"],
             capture_output=True,
             text=True,
             env=env,

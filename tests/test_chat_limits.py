@@ -194,7 +194,7 @@ def test_a_journal_on_a_read_only_mount_says_so(tmp_path: Path) -> None:
             Journal(folder / "agent.sqlite3")
         assert "\n" not in str(caught.value)
     finally:
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _fill(path: Path) -> None:
@@ -229,7 +229,7 @@ def test_a_full_disk_says_so_and_touches_nothing(tmp_path: Path) -> None:
         assert "disk is full" in str(caught.value) and "\n" not in str(caught.value)
         assert keep.read_text() == "the user's notes\n"
     finally:
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 # --- the widget's thread title ------------------------------------------------------------

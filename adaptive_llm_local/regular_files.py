@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from typing import BinaryIO
 
 _FILE_TYPES = (
@@ -67,3 +68,18 @@ def open_regular(path: str | os.PathLike[str], *, follow_links: bool = True) -> 
     except BaseException:
         os.close(fd)
         raise
+
+
+def opened_path(fd: int) -> str | None:
+    """The real path of the open file ``fd`` as the kernel knows it, or ``None`` if unknown.
+
+    A name is checked before it is opened; any folder on the way can be swapped for a
+    link in between. What the kernel says the descriptor is tells whether the file that
+    was opened is the one that was checked, wherever the links pointed meanwhile.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return None
+    return None

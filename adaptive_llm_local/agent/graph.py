@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import approvals, turns
+from .databases import database_error, probe
 from .state import (
     FINISH,
     AgentState,
@@ -50,9 +51,18 @@ class AgentGraph:
         def emit(event: dict[str, Any]) -> None:
             get_stream_writer()(event)
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise database_error(path, exc) from None
         self._saver = SqliteSaver(self._conn)
+        try:
+            probe(self._conn)
+            self._saver.setup()
+        except (sqlite3.Error, OSError) as exc:
+            self._conn.close()
+            raise database_error(path, exc) from None
         self._lock = threading.Lock()
 
         builder = StateGraph(AgentState)

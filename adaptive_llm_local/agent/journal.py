@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..visible import visible
+from .databases import database_error, probe
 from .errors import AgentError
 
 AUTHORIZING = ("approved", "automatic")
@@ -211,12 +212,20 @@ class Journal:
     """Audit log, allow rules and backups in one SQLite file (safe across threads)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise database_error(path, exc) from None
+        try:
+            probe(self._conn)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            self._conn.close()
+            raise database_error(path, exc) from None
 
     def _migrate(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION`, one numbered migration at a time

@@ -29,6 +29,9 @@ from .errors import AgentError, ToolError
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
 _BINARY_PROBE = 8192
+_CHUNK = 1024 * 1024
+MEASURE_BYTES = 8 * 1024**3
+"""How far the length of one over-long line is measured (in 1 MiB pieces, nothing kept)."""
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _OPEN_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -54,6 +57,7 @@ class FileText:
     last_line: int
     size: int
     truncated: bool
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,54 +277,121 @@ class Sandbox:
     def _head(self, rel: str, handle: BinaryIO, size: int) -> FileText:
         data = handle.read(self.limits.read_bytes + 1)
         truncated = len(data) > self.limits.read_bytes
+        note = None
         if truncated:
             data = data[: self.limits.read_bytes]
-            data = data[: data.rfind(b"\n") + 1] or data
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                data = data[:cut]
+            else:
+                handle.seek(0)
+                note = self._long_line(handle, 1)
         text = self._decode(data)
         n_lines = text.count("\n") + (not text.endswith("\n"))
-        return FileText(rel, text, 1, max(n_lines, 1), size, truncated)
+        return FileText(rel, text, 1, max(n_lines, 1), size, truncated, note)
+
+    def _long_line(self, handle: BinaryIO, number: int, length: int = 0) -> str:
+        """What to say about line ``number``, longer than the read cap, of which ``length``
+        bytes were read before ``handle``'s position: its length, measured without keeping it."""
+        while length < MEASURE_BYTES:
+            piece = handle.read(_CHUNK)
+            end = piece.find(b"\n")
+            length += len(piece) if end < 0 else end
+            if end >= 0 or len(piece) < _CHUNK:
+                break
+        else:
+            return (
+                f"line {number} is longer than {MEASURE_BYTES} characters; "
+                f"showing its first {self.limits.read_bytes}"
+            )
+        return (
+            f"line {number} is {length} characters long; showing its first {self.limits.read_bytes}"
+        )
+
+    def _skip_line(self, handle: BinaryIO, budget: int) -> tuple[int, bool]:
+        """Read past one line, at most ``budget`` bytes, a piece at a time.
+
+        Returns the bytes read and whether the line ended (a newline or the file's end).
+        """
+        read = 0
+        while read < budget:
+            piece = handle.readline(min(_CHUNK, budget - read))
+            read += len(piece)
+            if not piece or piece.endswith(b"\n"):
+                return read, True
+        return read, False
 
     def _range(
         self, rel: str, handle: BinaryIO, size: int, first: int, last: int | None
     ) -> FileText:
+        """Lines ``first``..``last``; memory stays under the read cap whatever the lines' length."""
+        cap, scan = self.limits.read_bytes, self.limits.scan_bytes
+        scanned, number = 0, 1
+        while number < first:
+            read, ended = self._skip_line(handle, scan - scanned)
+            scanned += read
+            if not ended:
+                raise ToolError(
+                    f"{rel}: line {first} is not within the first {scan} bytes (line {number} "
+                    f"reaches past them); read the end of the file with :-N instead"
+                )
+            if read == 0:  # the end of the file
+                raise ToolError(f"{rel} has no line {first} (it has {number - 1} lines)")
+            number += 1
         lines: list[bytes] = []
-        scanned = taken = seen = 0
+        taken = 0
         truncated = False
-        for seen, raw in enumerate(handle, 1):
-            scanned += len(raw)
-            if seen >= first:
-                if taken + len(raw) > self.limits.read_bytes:
-                    truncated = True
-                    break
-                lines.append(raw)
-                taken += len(raw)
-                if last is not None and seen >= last:
-                    break
-            if scanned > self.limits.scan_bytes:
-                truncated = True
+        note = None
+        while last is None or number <= last:
+            raw = handle.readline(cap - taken + 1)
+            if not raw:
                 break
+            if len(raw) > cap - taken:  # this line does not fit in what is left of the cap
+                truncated = True
+                if not lines:
+                    note = self._long_line(handle, number, len(raw))
+                    lines.append(raw[:cap])
+                break
+            lines.append(raw)
+            taken += len(raw)
+            number += 1
         if not lines:
-            raise ToolError(f"{rel} has no line {first} (it has {seen} lines)")
+            raise ToolError(f"{rel} has no line {first} (it has {number - 1} lines)")
         text = self._decode(b"".join(lines))
-        return FileText(rel, text, first, first + len(lines) - 1, size, truncated)
+        return FileText(rel, text, first, first + len(lines) - 1, size, truncated, note)
 
     def _tail(self, rel: str, handle: BinaryIO, size: int, count: int) -> FileText:
+        """The last ``count`` lines of the last ``scan_bytes``, each kept to the read cap."""
+        cap = self.limits.read_bytes
         start = max(size - self.limits.scan_bytes, 0)
         handle.seek(start)
         if start:
-            handle.readline()  # a partial first line
+            self._skip_line(handle, self.limits.scan_bytes)  # a partial first line
         tail: deque[bytes] = deque(maxlen=count)
         total = 0
-        for raw in handle:
+        cut = False
+        while raw := handle.readline(cap + 1):
+            if len(raw) > cap and not raw.endswith(b"\n"):
+                self._skip_line(handle, self.limits.scan_bytes)
+                raw, cut = raw[:cap] + b"\n", True
             tail.append(raw)
             total += 1
+        if not tail and start:  # one line fills the whole scanned end of the file
+            handle.seek(max(size - cap, 0))
+            text = self._decode(handle.read(cap))
+            note = (
+                f"the last line is longer than {self.limits.scan_bytes} characters; "
+                f"showing its last {len(text)}"
+            )
+            return FileText(rel, text, -1, -1, size, True, note)
         kept = sum(map(len, tail))
-        while tail and kept > self.limits.read_bytes:
+        while len(tail) > 1 and kept > cap:
             kept -= len(tail.popleft())
         text = self._decode(b"".join(tail))
         # lines are numbered from the start only when the whole file was scanned
         first, last = (total - len(tail) + 1, total) if not start else (-len(tail), -1)
-        return FileText(rel, text, first, last, size, bool(start) or len(tail) < min(count, total))
+        truncated = bool(start) or cut or len(tail) < min(count, total)
+        return FileText(rel, text, first, last, size, truncated)
 
     def read_for_edit(self, path: str) -> tuple[str, str | None]:
         """The checked path and the file's whole text, ``None`` when it does not exist yet."""

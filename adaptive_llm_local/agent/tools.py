@@ -195,7 +195,7 @@ def render_file(text: FileText) -> tuple[str, str]:
     else:
         where = f"lines {text.first_line}-{text.last_line}"
         label = f"{text.path}:{text.first_line}-{text.last_line}"
-    more = ", truncated" if text.truncated else ""
+    more = f"; {text.note}" if text.note else ", truncated" if text.truncated else ""
     return f"{text.path} ({where}{more}):\n{text.text}", label
 
 

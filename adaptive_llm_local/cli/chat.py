@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import functools
+import sqlite3
 import sys
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ from .console import console, escape, open_assistant
 if TYPE_CHECKING:
     from ..agent import Agent, ChatResult, Event, PendingApproval, SeedContext
     from ..assistant import Assistant
+    from ..triage import TriageResult
 
 PROMPT = "you> "
 APPROVAL_HELP = (
@@ -52,13 +55,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
     root = Path(args.root or ".").expanduser().resolve()
     if not root.is_dir():
         raise AssistantError(f"--root {args.root} is not a folder")
+    triaged = None
     if args.log:
         from ..triage import triage_file
 
-        triage_file(args.log)  # a wrong path fails at once, before the model loads
+        # a wrong path fails at once, before the model loads; the log is read this once
+        triaged = triage_file(Path(args.log).resolve())
     interactive = sys.stdin.isatty()
     assistant = open_assistant(args, quiet=not interactive)
-    thread, seed = seed_for(args, assistant)
+    thread, seed = seed_for(args, assistant, triaged)
     agent = assistant.agent(root, yolo=args.yolo)
     out = console()
     out.print(
@@ -72,15 +77,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
         agent.close()
 
 
-def seed_for(args: argparse.Namespace, assistant: Assistant) -> tuple[str, SeedContext | None]:
-    """The thread id and what it starts from: ``--log`` diagnosed now, or ``--job``'s stored one."""
+def seed_for(
+    args: argparse.Namespace, assistant: Assistant, triaged: TriageResult | None = None
+) -> tuple[str, SeedContext | None]:
+    """The thread id and what it starts from: ``--log`` diagnosed now, or ``--job``'s stored one.
+
+    ``triaged`` is the ``--log`` already read: it is diagnosed, not the name read again.
+    """
     from ..agent import SeedContext
     from ..manager.chat import RUN_THREAD
 
     if args.log:
         log = Path(args.log).resolve()
         with console(stderr=True).status(f"Diagnosing {escape(log.name)}…", spinner="dots"):
-            diagnosis = assistant.diagnose_file(log)
+            diagnosis = (
+                assistant.diagnose(triaged) if triaged is not None else assistant.diagnose_file(log)
+            )
         job = args.job or diagnosis.job_id or log.stem
         return job, SeedContext.from_diagnosis(diagnosis, job_id=job, log_path=str(log))
     if args.job:
@@ -165,13 +177,27 @@ class Session:
     # --- one turn ------------------------------------------------------------------
 
     def turn(self, start: Callable[[], AsyncGenerator[Event, None]]) -> ChatResult | None:
-        """Run a turn to its end, printing as it goes; Ctrl-C stops it (``None``)."""
+        """Run a turn to its end, printing as it goes; Ctrl-C stops it (``None``).
+
+        A chat database that cannot be opened or written ends the session (one line,
+        exit code 2); any other refusal is printed and the conversation goes on.
+        """
+        from ..agent.databases import DatabaseUnusableError, database_error
+
         view = TurnView(self.out)
         try:
             return self.runner.run(view.follow(start()))
         except KeyboardInterrupt:
             self.out.print("\n[yellow](stopped)[/]")
             return None
+        except DatabaseUnusableError:
+            raise
+        except sqlite3.DatabaseError as exc:  # a write of the thread failed (a full disk...)
+            raise database_error(self.agent.state_dir, exc) from None
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise database_error(self.agent.state_dir, exc) from None
         except AssistantError as exc:
             self.out.print(f"[red]{escape(exc)}[/]")
             return None

@@ -239,7 +239,10 @@ def open_regular(path: Path, identity: tuple[int, int] | None = None) -> BinaryI
     """Open a file for reading only if it is (still) the regular file that was found.
 
     Opens without blocking (a FIFO swapped in would otherwise wait for a writer) and
-    without following a link, then checks the open file itself.
+    without following a link, then checks the open file itself: with ``identity`` (a
+    file the walk found at the real path ``path``) it must be that device and inode and,
+    where the kernel says, lie at ``path``, so a folder on the way swapped for a link to
+    somewhere else is refused too. Read the returned file, never ``path`` again.
 
     Raises
     ------
@@ -258,10 +261,48 @@ def open_regular(path: Path, identity: tuple[int, int] | None = None) -> BinaryI
         if exc.errno == errno.ELOOP:
             raise SkipFile("is a symbolic link: not followed") from None
         raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
-    info = os.fstat(fh.fileno())
-    if identity is not None and identity != (info.st_dev, info.st_ino):
+    if identity is not None:
+        info = os.fstat(fh.fileno())
+        where = regular_files.opened_path(fh.fileno())
+        if identity != (info.st_dev, info.st_ino) or where not in (None, os.fspath(path)):
+            fh.close()
+            raise SkipFile("was replaced while it was being indexed")
+    return fh
+
+
+def sniff(fh: BinaryIO) -> int:
+    """Size of the open file ``fh`` if it is text; leaves it at its start.
+
+    Raises
+    ------
+    SkipFile
+        If it cannot be read or looks binary.
+    """
+    size = os.fstat(fh.fileno()).st_size
+    try:
+        sample = fh.read(_SNIFF_BYTES)
+        fh.seek(0)
+    except OSError as exc:
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
+    if looks_binary(sample):
+        raise SkipFile("looks like a binary file, not text")
+    return size
+
+
+def open_text(path: Path, identity: tuple[int, int] | None = None) -> BinaryIO:
+    """:func:`open_regular`, then :func:`sniff`: an open text file, at its start.
+
+    Raises
+    ------
+    SkipFile
+        See :func:`open_regular` and :func:`sniff`.
+    """
+    fh = open_regular(path, identity)
+    try:
+        sniff(fh)
+    except BaseException:
         fh.close()
-        raise SkipFile("was replaced while it was being indexed")
+        raise
     return fh
 
 
@@ -274,14 +315,7 @@ def check_readable(path: Path, identity: tuple[int, int] | None = None) -> int:
         If it vanished, cannot be read, is not a regular file, or looks binary.
     """
     with open_regular(path, identity) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        try:
-            sample = fh.read(_SNIFF_BYTES)
-        except OSError as exc:
-            raise SkipFile(f"cannot be read ({exc.strerror or exc})") from None
-    if looks_binary(sample):
-        raise SkipFile("looks like a binary file, not text")
-    return size
+        return sniff(fh)
 
 
 def read_document(
@@ -289,18 +323,20 @@ def read_document(
 ) -> str:
     """The text of a document, decoded as UTF-8 (undecodable bytes replaced).
 
+    The file is opened once: what is checked is what is read.
+
     Raises
     ------
     SkipFile
         See :func:`check_readable`; also when the file is larger than ``max_bytes``.
     """
-    size = check_readable(path, identity)
-    if size > max_bytes:
-        raise SkipFile(
-            f"too large to index as a document ({size / 2**20:.1f} MiB > "
-            f"{max_bytes / 2**20:.0f} MiB); index the relevant parts as smaller files"
-        )
     with open_regular(path, identity) as fh:
+        size = sniff(fh)
+        if size > max_bytes:
+            raise SkipFile(
+                f"too large to index as a document ({size / 2**20:.1f} MiB > "
+                f"{max_bytes / 2**20:.0f} MiB); index the relevant parts as smaller files"
+            )
         try:
             data = fh.read(max_bytes + 1)
         except OSError as exc:

@@ -10,18 +10,19 @@ chunks than before.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ..errors import AssistantError
 from ..triage.redact import redact
 from .chunking import chunk_document
 from .embedder import Embedder
-from .files import Candidate, SkipFile, Skipped, check_readable, display_path, read_document
+from .files import Candidate, SkipFile, Skipped, display_path, open_text, read_document
 from .records import Entry, Occurrence, doc_entries, failure_entry
 
 _DOC_TYPES = {
@@ -152,14 +153,26 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
+class Triage(Protocol):
+    """How a log is triaged: ``triage_file``, reading the already-opened ``file``."""
+
+    def __call__(self, path: Path, *, file: BinaryIO) -> Any: ...
+
+
 def plan_log(
-    path: Path, triage: Callable[[Path], Any], identity: tuple[int, int] | None = None
+    path: Path, triage: Triage, identity: tuple[int, int] | None = None
 ) -> Entry | Skipped:
-    """The failure entry of a job log, or why it is left out."""
+    """The failure entry of a job log, or why it is left out.
+
+    The log is opened once, checked (a regular file, not a link, the one the walk found,
+    text) and triaged from that descriptor: a name swapped for a link after the check
+    is never followed.
+    """
     shown = display_path(path)
     try:
-        check_readable(path, identity)
-        result = triage(path)
+        with open_text(path, identity) as fh:
+            mtime = os.fstat(fh.fileno()).st_mtime
+            result = triage(path, file=fh)
     except (SkipFile, AssistantError) as exc:
         return Skipped(shown, str(exc))
     except OSError as exc:
@@ -168,10 +181,6 @@ def plan_log(
         return Skipped(shown, f"cannot be triaged ({_one_line(exc)})")
     if result.category == "none":
         return Skipped(shown, "no failure found in this log (triage: none)")
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = time.time()
     occurrence = Occurrence(job_id=guess_job_id(path, result), time=mtime, log_path=shown)
     return failure_entry(result, occurrence)
 
@@ -206,7 +215,7 @@ class Plan:
 
 def plan_files(
     candidates: Iterable[Candidate | Skipped],
-    triage: Callable[[Path], Any],
+    triage: Triage,
     report: IngestReport,
     progress: Progress,
 ) -> dict[str, Plan]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from adaptive_llm_local.triage.evidence import Evidence
 from adaptive_llm_local.triage.reader import (
@@ -277,6 +277,7 @@ def triage_file(
     *,
     head_bytes: int = HEAD_BYTES,
     tail_bytes: int = TAIL_BYTES,
+    file: BinaryIO | None = None,
 ) -> TriageResult:
     """Triage a log file without a model.
 
@@ -300,6 +301,9 @@ def triage_file(
         The log file.
     head_bytes, tail_bytes
         How much to read from each end.
+    file
+        The log already opened and checked by the caller, read instead of ``path``
+        (see `read_log`): what was checked is what is read.
 
     Returns
     -------
@@ -311,7 +315,7 @@ def triage_file(
     LogNotReadableError
         The file is missing, a directory, or unreadable.
     """
-    window = read_log(path, head_bytes=head_bytes, tail_bytes=tail_bytes)
+    window = read_log(path, head_bytes=head_bytes, tail_bytes=tail_bytes, file=file)
     return triage_window(window)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from adaptive_llm_local.errors import LogNotReadableError
 from adaptive_llm_local.regular_files import NotRegularFileError, open_regular
@@ -221,6 +222,7 @@ def read_log(
     *,
     head_bytes: int = HEAD_BYTES,
     tail_bytes: int = TAIL_BYTES,
+    file: BinaryIO | None = None,
 ) -> LogWindow:
     """Read at most ``head_bytes`` from the start and ``tail_bytes`` from the end of a log.
 
@@ -230,6 +232,10 @@ def read_log(
         The log file.
     head_bytes, tail_bytes
         Window sizes. A file no larger than their sum is read whole.
+    file
+        The log already opened (and checked) by the caller: it is read instead of
+        opening ``path`` again, which then only names it in messages. The caller
+        closes it.
 
     Returns
     -------
@@ -243,6 +249,8 @@ def read_log(
         device is never opened; one swapped in after the check is refused without blocking.
     """
     name = os.fspath(path)
+    if file is not None:
+        return _read_window(file, name, head_bytes, tail_bytes)
     try:
         fh = open_regular(name)
     except FileNotFoundError:
@@ -261,15 +269,21 @@ def read_log(
         ) from None
     except OSError as exc:
         raise _unreadable(name, exc) from None
+    with fh:
+        return _read_window(fh, name, head_bytes, tail_bytes)
+
+
+def _read_window(fh: BinaryIO, name: str, head_bytes: int, tail_bytes: int) -> LogWindow:
+    """The window of the open log ``fh`` (read from its start whatever its position)."""
     try:
-        with fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size <= head_bytes + tail_bytes:
-                data = fh.read(head_bytes + tail_bytes)
-                return window_from_bytes(data, None, size_bytes=max(size, len(data)), source=name)
-            head = fh.read(head_bytes)
-            fh.seek(size - tail_bytes)
-            tail = fh.read(tail_bytes)
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(0)
+        if size <= head_bytes + tail_bytes:
+            data = fh.read(head_bytes + tail_bytes)
+            return window_from_bytes(data, None, size_bytes=max(size, len(data)), source=name)
+        head = fh.read(head_bytes)
+        fh.seek(size - tail_bytes)
+        tail = fh.read(tail_bytes)
     except OSError as exc:
         raise _unreadable(name, exc) from None
     skipped = size - len(head) - tail_bytes

@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..agent import ApprovalEvent, DoneEvent, TokenEvent, ToolEvent
+from ..visible import visible
 from .approval import ApprovalPanel
 from .failures import RUN_THREAD, failure_options, fingerprint, thread_for
 from .messages import (
@@ -29,6 +30,7 @@ from .messages import (
     tool_html,
     user_html,
 )
+from .render import escape
 from .style import style_tag
 
 log = logging.getLogger(__name__)
@@ -223,7 +225,9 @@ class ChatWidget:
         self.thread_id = thread_id
         self.approvals.show(None, enabled=False)
         self.title.value = (
-            "<b>the whole run</b>" if thread_id == RUN_THREAD else f"<b>job {thread_id}</b>"
+            "<b>the whole run</b>"
+            if thread_id == RUN_THREAD
+            else f"<b>job {escape(visible(thread_id))}</b>"
         )
         self._show(self._head(thread_id))
         value = self._value_of(thread_id)

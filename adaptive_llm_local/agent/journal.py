@@ -113,11 +113,21 @@ class Journal:
         self._migrate()
 
     def _migrate(self) -> None:
-        with self._tx() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_MIGRATIONS[version:], version + 1):
-                conn.executescript(script)
-                conn.execute(f"PRAGMA user_version = {number}")
+        # BEGIN IMMEDIATE, not executescript (which commits first): two sessions opening
+        # a new folder at once (terminal and notebook) migrate one after the other
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(_MIGRATIONS[version:], version + 1):
+                    for statement in filter(str.strip, script.split(";")):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

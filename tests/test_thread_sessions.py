@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from adaptive_llm_local.agent import Agent, StaleDecisionError, ThreadBusyError
+from adaptive_llm_local.agent import Agent, AgentError, StaleDecisionError, ThreadBusyError
 from adaptive_llm_local.agent.thread_lock import hold
 from adaptive_llm_local.testing import ScriptedModel
 
@@ -248,3 +248,47 @@ def test_a_decision_lands_only_on_the_proposal_it_was_shown(tmp_path: Path) -> N
     finally:
         terminal.close()
         notebook.close()
+
+
+def test_two_managers_over_one_home_refuse_a_stale_decision(tmp_path: Path) -> None:
+    """The notebook's ``llm`` and a second one (the terminal's) over the same home."""
+    from adaptive_llm_local.assistant import Assistant
+    from adaptive_llm_local.config import Settings
+    from adaptive_llm_local.manager import DiagnosisStore, LLMManager
+    from adaptive_llm_local.testing import ReplayRun
+
+    root = tmp_path / "run"
+    root.mkdir()
+    (root / "tabs.py").write_text("def f(x):\n    if x:\n        y = 1\n\treturn 1\n")
+    run = ReplayRun(root, job_name="chat")
+    run.fail(
+        f'  File "{root}/tabs.py", line 4\n    return 1\n'
+        "TabError: inconsistent use of tabs and spaces in indentation\n",
+        job_id="7",
+    )
+    settings = Settings(home=tmp_path / "home")
+
+    def manager() -> LLMManager:
+        assistant = Assistant(settings, ScriptedModel(["{}"]), None)
+        store = DiagnosisStore(settings.database_path)
+        return LLMManager(run, assistant=assistant, store=store, interval=0.05, freeze_gc=False)
+
+    async def main() -> None:
+        notebook, terminal = manager(), manager()
+        try:
+            shown = (await notebook.chat("/fix", thread_id="7")).pending
+            assert shown is not None
+            with pytest.raises(AgentError, match="waits for your decision"):
+                await terminal.chat("/ls", thread_id="7")
+            assert await terminal.pending("7") == shown
+            await terminal.decide("7", approve=False, proposal=shown.id)
+            with pytest.raises(StaleDecisionError, match="no longer waits"):
+                await notebook.decide("7", approve=True, proposal=shown.id)
+            assert "\treturn 1" in (root / "tabs.py").read_text()  # the denial stands
+            events = [r.event for r in notebook.agent.audit("7")]
+            assert events == ["proposed", "denied"]
+        finally:
+            notebook.conversations.close()
+            terminal.conversations.close()
+
+    asyncio.run(main())

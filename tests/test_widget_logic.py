@@ -26,6 +26,7 @@ HUNKS = ("@@ -1 +1 @@\n-a\n+b\n", "@@ -5 +5 @@\n-c\n+d\n", "@@ -9 +9 @@\n-e\n+f\
 PENDING = PendingApproval(
     "run",
     (ProposedAction("c1", "write_file", "edit", "x.py", None, "edit x.py", "".join(HUNKS), HUNKS),),
+    "p-41",
 )
 
 
@@ -36,6 +37,7 @@ class ScriptedChat:
         self.yolo = False
         self.diagnoses: dict[str, Any] = {}
         self.decisions: list[dict[str, Any]] = []
+        self.proposals: list[Any] = []
         self.pending_now: PendingApproval | None = None
         self.endless = False
         self.fail_with: Exception | None = None
@@ -68,9 +70,15 @@ class ScriptedChat:
             self.closed_streams += 1
 
     async def stream_decide(
-        self, thread_id: str, approve: bool = True, hunks: Any = None, always: Any = None
+        self,
+        thread_id: str,
+        approve: bool = True,
+        hunks: Any = None,
+        always: Any = None,
+        proposal: Any = None,
     ) -> AsyncIterator[Any]:
         self.decisions.append({"approve": approve, "hunks": hunks})
+        self.proposals.append(proposal)
         await asyncio.sleep(0.05)
         self.pending_now = None
         yield DoneEvent(ChatResult(thread_id, "applied" if approve else "denied"))
@@ -97,6 +105,7 @@ def test_per_hunk_choice_and_a_double_click_decides_once() -> None:
 
     llm = run(main())
     assert llm.decisions == [{"approve": True, "hunks": [1, 3]}]
+    assert llm.proposals == ["p-41"]  # the decision names the proposal it was shown
 
 
 def test_unticking_every_hunk_denies() -> None:

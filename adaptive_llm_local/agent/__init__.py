@@ -7,7 +7,7 @@ Importing this package is cheap: langgraph loads when the first turn runs.
 from __future__ import annotations
 
 from .agent import Agent, last_result, list_threads
-from .errors import AgentError, PendingDecisionError, ToolError
+from .errors import AgentError, PendingDecisionError, StaleDecisionError, ToolError
 from .journal import AllowRule, AuditRecord
 from .results import (
     ApprovalEvent,
@@ -24,6 +24,7 @@ from .results import (
     ToolStep,
 )
 from .sandbox import Limits, Sandbox
+from .thread_lock import ThreadBusyError
 from .toolcalls import TOOL_FORMATS, detect_tool_format
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "Sandbox",
     "SeedContext",
     "SourceRef",
+    "StaleDecisionError",
+    "ThreadBusyError",
     "TokenEvent",
     "ToolError",
     "ToolEvent",

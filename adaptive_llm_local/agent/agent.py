@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .approvals import validated_decisions
 from .commands import HELP, parse_command
-from .errors import AgentError, PendingDecisionError
+from .errors import AgentError, PendingDecisionError, StaleDecisionError
 from .graph_store import thread_ids
 from .journal import AllowRule, AuditRecord, Journal
 from .results import (
@@ -33,6 +33,7 @@ from .results import (
 )
 from .sandbox import Limits, Sandbox
 from .state import Deps
+from .thread_lock import hold
 from .toolcalls import TOOL_FORMATS
 from .tools import SearchFn, Toolbox
 from .views import history_item, pending_approval, turn_result
@@ -129,7 +130,6 @@ class Agent:
         self._stops: dict[str, threading.Event] = {}
         self._graph: Any = None
         self._graph_lock = threading.Lock()
-        self._turn_locks: dict[str, threading.Lock] = {}
 
     def _is_stopped(self, thread_id: str) -> bool:
         stop = self._stops.get(thread_id)
@@ -216,6 +216,7 @@ class Agent:
         hunks: Sequence[int] | None = None,
         always: str | None = None,
         decisions: Mapping[str, Any] | None = None,
+        proposal: str | None = None,
     ) -> ChatResult:
         """Answer a pending approval and finish the turn.
 
@@ -230,9 +231,21 @@ class Agent:
             on in this thread without asking (see :meth:`allowed`, :meth:`revoke`).
         decisions
             Per call instead: ``{call_id: bool | {"approve", "hunks", "always"}}``.
+        proposal
+            The id of the approval this answers (``PendingApproval.id``). When the
+            thread waits on another proposal (another session decided this one and a
+            new one came), the decision is refused (:class:`StaleDecisionError`), never
+            applied to a change nobody was shown. Front ends always pass it.
         """
         return await last_result(
-            self.stream_decide(thread_id, approve, hunks=hunks, always=always, decisions=decisions)
+            self.stream_decide(
+                thread_id,
+                approve,
+                hunks=hunks,
+                always=always,
+                decisions=decisions,
+                proposal=proposal,
+            )
         )
 
     async def seed_thread(self, thread_id: str, context: SeedContext | Any) -> ChatResult:
@@ -247,13 +260,11 @@ class Agent:
     ) -> AsyncGenerator[Event, None]:
         """:meth:`seed_thread` as events (the seed's tool steps, then ``DoneEvent``)."""
         seed = context if isinstance(context, SeedContext) else SeedContext.from_diagnosis(context)
-        if await asyncio.to_thread(self.seeded, thread_id) == seed.job_id:
-            yield DoneEvent(
-                ChatResult(thread_id, f"This thread is already about job {seed.job_id}.")
-            )
-            return
         update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
-        async for event in self._drive(thread_id, update=update, refuse_if_pending=True):
+        events = self._drive(
+            thread_id, update=update, refuse_if_pending=True, unless_job=str(seed.job_id)
+        )
+        async for event in events:
             yield event
 
     def seeded(self, thread_id: str) -> str | None:
@@ -287,12 +298,23 @@ class Agent:
         hunks: Sequence[int] | None = None,
         always: str | None = None,
         decisions: Mapping[str, Any] | None = None,
+        proposal: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         """:meth:`decide` as events."""
 
         def resume(pending: PendingApproval | None) -> dict[str, Any]:
+            if pending is None and proposal is not None:
+                raise StaleDecisionError(
+                    f"the change you answered no longer waits in thread {thread_id!r} "
+                    "(decided in another session?); nothing was applied"
+                )
             if pending is None:
                 raise AgentError(f"nothing in thread {thread_id!r} waits for a decision")
+            if proposal is not None and proposal != pending.id:
+                raise StaleDecisionError(
+                    f"thread {thread_id!r} now waits on another change than the one you "
+                    "answered (another session moved on); nothing was applied: look at it again"
+                )
             return {"decisions": validated_decisions(pending, approve, hunks, always, decisions)}
 
         return self._drive(thread_id, resume=resume)
@@ -342,19 +364,25 @@ class Agent:
         update: dict[str, Any] | None = None,
         resume: Callable[[PendingApproval | None], Any] | None = None,
         refuse_if_pending: bool = False,
+        unless_job: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Run one turn of the graph in a worker thread, relaying its events.
 
         A new turn passes ``update``; a decision passes ``resume``, which turns the
         pending approval into the resume value (or raises before anything runs).
+        The thread's lock (:mod:`.thread_lock`) is held from reading the thread to
+        the end of the turn, so no other session's turn or decision can interleave.
+        A seed passes ``unless_job``: a thread already about that job is left alone.
         """
-        with self._graph_lock:
-            lock = self._turn_locks.setdefault(thread_id, threading.Lock())
-        if not lock.acquire(blocking=False):
-            raise AgentError(f"a turn is already running in thread {thread_id!r}; wait for it")
-        try:
+        with hold(self.state_dir, thread_id):
             graph = await asyncio.to_thread(self.graph)
             values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
+            job = (values.get("job") or {}).get("job_id")
+            if unless_job is not None and job is not None and str(job) == unless_job:
+                yield DoneEvent(
+                    ChatResult(thread_id, f"This thread is already about job {unless_job}.")
+                )
+                return
             if refuse_if_pending and interrupts:
                 raise PendingDecisionError(
                     f"thread {thread_id!r} waits for your decision on a change; approve or deny it first"
@@ -402,8 +430,6 @@ class Agent:
             if pending is not None:
                 yield ApprovalEvent(pending)
             yield DoneEvent(result)
-        finally:
-            lock.release()
 
 
 def list_threads(state_dir: str | Path) -> list[str]:

@@ -10,6 +10,7 @@ runs reads, approved and automatic writes, and reports every denial to the model
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,7 +84,8 @@ def review(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         else:
             entry["decision"] = "ask"
         entries.append(entry)
-    return {"review": entries}
+    # a fresh id per proposal: a decision names the one it answers (see Agent.decide)
+    return {"review": entries, "proposal": uuid.uuid4().hex[:16]}
 
 
 def approval_request(state: AgentState) -> dict[str, Any]:
@@ -105,7 +107,7 @@ def approval_request(state: AgentState) -> dict[str, Any]:
                 "hunks": plan["hunks"],
             }
         )
-    return {"thread_id": state["thread_id"], "actions": actions}
+    return {"thread_id": state["thread_id"], "actions": actions, "proposal": state.get("proposal")}
 
 
 def approval(state: AgentState, deps: Deps, ask: Ask) -> dict[str, Any]:

@@ -15,3 +15,7 @@ class ToolError(AgentError):
 
 class PendingDecisionError(AgentError):
     """A thread waits for an approve/deny decision before it can take a new message."""
+
+
+class StaleDecisionError(AgentError):
+    """A decision names a proposal the thread no longer waits on (refused, not applied)."""

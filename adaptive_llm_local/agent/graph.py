@@ -3,7 +3,9 @@
 ``model -> review -> (approval interrupt) -> tools -> model``, with slash commands
 and thread seeding as other ways in. Threads are checkpointed in SQLite by
 langgraph-checkpoint-sqlite, so a pending approval survives a restart: a new process
-(or a new graph over the same file) resumes it with ``Command(resume=...)``.
+(or a new graph over the same file) resumes it with ``Command(resume=...)``. Long texts
+are kept once in a side table and old checkpoints pruned (:mod:`.thread_store`), so the
+file grows with what the threads hold, not with its square.
 langgraph is imported on first use (about a second), never at package import.
 """
 
@@ -27,8 +29,30 @@ from .state import (
     after_tools,
     route_request,
 )
+from .thread_store import BodyStore, prune_thread
 
 RECURSION_LIMIT = 100
+BODIES = "+bodies"
+"""Suffix of the serialized type of a value whose long texts are references."""
+
+
+def _serializer(bodies: BodyStore) -> Any:
+    """langgraph's serializer, with long texts kept in ``bodies`` (see :mod:`.thread_store`)."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    class BodySerializer(JsonPlusSerializer):
+        def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+            value, changed = bodies.externalize(obj)
+            kind, data = super().dumps_typed(value)
+            return (kind + BODIES, data) if changed else (kind, data)
+
+        def loads_typed(self, data: tuple[str, bytes]) -> Any:
+            kind, raw = data
+            if not kind.endswith(BODIES):  # saved without references (or by earlier versions)
+                return super().loads_typed(data)
+            return bodies.resolve(super().loads_typed((kind[: -len(BODIES)], raw)))
+
+    return BodySerializer()
 
 
 class AgentGraph:
@@ -51,14 +75,16 @@ class AgentGraph:
         def emit(event: dict[str, Any]) -> None:
             get_stream_writer()(event)
 
+        self._path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         except (sqlite3.Error, OSError) as exc:
             raise database_error(path, exc) from None
-        self._saver = SqliteSaver(self._conn)
         try:
             probe(self._conn)
+            self._bodies = BodyStore(path)
+            self._saver = SqliteSaver(self._conn, serde=_serializer(self._bodies))
             self._saver.setup()
         except (sqlite3.Error, OSError) as exc:
             self._conn.close()
@@ -105,10 +131,19 @@ class AgentGraph:
         update: dict[str, Any] | None = None,
         resume: Any = None,
     ) -> None:
-        """Run a turn: start one with ``update`` (new state values), or resume a pause."""
+        """Run a turn: start one with ``update`` (new state values), or resume a pause.
+
+        The caller holds the thread's lock; afterwards only the latest checkpoint stays.
+        """
         graph_input: Any = self._command(resume=resume) if update is None else update
-        for event in self._graph.stream(graph_input, self._config(thread_id), stream_mode="custom"):
-            on_event(event)
+        try:
+            for event in self._graph.stream(
+                graph_input, self._config(thread_id), stream_mode="custom"
+            ):
+                on_event(event)
+        finally:
+            with self._saver.lock:
+                prune_thread(self._conn, self._path, thread_id)
 
     def snapshot(self, thread_id: str) -> tuple[dict[str, Any], list[Any]]:
         """The thread's values and the payloads of the interrupts still waiting for an answer."""
@@ -118,3 +153,4 @@ class AgentGraph:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._bodies.close()

@@ -228,17 +228,30 @@ class Journal:
             raise database_error(path, exc) from None
 
     def _migrate(self) -> None:
-        """Bring the file to :data:`SCHEMA_VERSION`, one numbered migration at a time
-        (each one and its version number in one transaction)."""
-        with self._tx() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise AgentError(
-                    f"{self.path} was written by a newer adaptive-llm-local (schema {version},"
-                    f" this one knows {SCHEMA_VERSION}); upgrade, or move the file away"
-                )
-            for number, script in enumerate(_MIGRATIONS[version:], version + 1):
-                conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        """Bring the file to :data:`SCHEMA_VERSION`, one numbered migration at a time.
+
+        ``BEGIN IMMEDIATE``, not ``executescript`` (which commits first): two sessions
+        opening a new folder at once (terminal and notebook) migrate one after the other,
+        and each migration commits with its version number or not at all.
+        """
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise AgentError(
+                        f"{self.path} was written by a newer adaptive-llm-local (schema {version},"
+                        f" this one knows {SCHEMA_VERSION}); upgrade, or move the file away"
+                    )
+                for number, script in enumerate(_MIGRATIONS[version:], version + 1):
+                    for statement in filter(str.strip, script.split(";")):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -65,6 +65,9 @@ class PendingApproval:
 
     thread_id: str
     actions: tuple[ProposedAction, ...]
+    id: str = ""
+    """This proposal, and no later one: pass it to ``decide(..., proposal=)`` so that a
+    decision taken on what was shown never lands on another session's proposal."""
 
     @property
     def diff(self) -> str:

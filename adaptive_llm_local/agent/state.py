@@ -36,6 +36,7 @@ class AgentState(TypedDict, total=False):
     origin: str  # who asked for the pending calls: "model", "command" or "seed"
     pending: list[dict[str, Any]]  # tool calls waiting for review
     review: list[dict[str, Any]]  # reviewed calls with their plan and decision
+    proposal: str  # id of the reviewed calls' approval request (decisions must name it)
     steps: int  # model calls in this turn
     job: dict[str, Any]  # the failed job the thread is about (for /fix and /log)
 

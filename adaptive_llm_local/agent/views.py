@@ -17,7 +17,12 @@ _TOOL_KINDS = {"seed": "seed", "observe": "observe", "auto": "search"}
 def pending_approval(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:
     """The approval a thread waits for, from the graph's interrupts (``None``: none)."""
     actions = [ProposedAction.from_payload(a) for payload in interrupts for a in payload["actions"]]
-    return PendingApproval(thread_id, tuple(actions)) if actions else None
+    if not actions:
+        return None
+    # saved before proposals had ids: the call ids (unique in a thread) stand in
+    ids = [str(p.get("proposal") or "") for p in interrupts]
+    proposal = "+".join(ids) if all(ids) else "+".join(a.call_id for a in actions)
+    return PendingApproval(thread_id, tuple(actions), proposal)
 
 
 def turn_result(

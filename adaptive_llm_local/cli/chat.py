@@ -127,7 +127,7 @@ class Session:
     def run(self, seed: SeedContext | None) -> int:
         if seed is not None:
             self.turn(lambda: self.agent.stream_seed(self.thread, seed))
-        pending = self.runner.run(asyncio.to_thread(self.agent.pending, self.thread))
+        pending = self.waiting()
         while True:
             if pending is not None:
                 pending = self.approve(pending)
@@ -140,7 +140,7 @@ class Session:
             if not line.strip():
                 continue
             result = self.turn(functools.partial(self.agent.stream, line, self.thread))
-            pending = result.pending if result is not None else None
+            pending = result.pending if result is not None else self.waiting()
 
     # --- input ---------------------------------------------------------------------
 
@@ -171,8 +171,13 @@ class Session:
             if decision is not None:
                 break
             self.out.print(f"[yellow]{escape(APPROVAL_HELP)}[/]")
+        decision["proposal"] = pending.id  # refused if another session decided it meanwhile
         result = self.turn(lambda: self.agent.stream_decide(self.thread, **decision))
-        return result.pending if result is not None else None
+        return result.pending if result is not None else self.waiting()
+
+    def waiting(self) -> PendingApproval | None:
+        """What the thread waits on now (after a refusal: maybe another session's change)."""
+        return self.runner.run(asyncio.to_thread(self.agent.pending, self.thread))
 
     # --- one turn ------------------------------------------------------------------
 

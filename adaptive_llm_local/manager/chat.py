@@ -176,11 +176,14 @@ class RunChat:
         approve: bool = True,
         hunks: Sequence[int] | None = None,
         always: str | None = None,
+        proposal: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         from ..agent import DoneEvent
 
         thread = thread_id or RUN_THREAD
-        stream = self.agent.stream_decide(thread, approve, hunks=hunks, always=always)
+        stream = self.agent.stream_decide(
+            thread, approve, hunks=hunks, always=always, proposal=proposal
+        )
         async with contextlib.aclosing(stream) as events:
             async for event in events:
                 if isinstance(event, DoneEvent):
@@ -376,11 +379,18 @@ class ChatMembers:
         approve: bool = True,
         hunks: Sequence[int] | None = None,
         always: str | None = None,
+        proposal: str | None = None,
     ) -> ChatResult:
-        """Approve or deny the pending change(s) of a thread and finish the turn."""
+        """Approve or deny the pending change(s) of a thread and finish the turn.
+
+        ``proposal`` (``result.pending.id``) makes sure the decision lands on the change
+        that was shown: if another session decided it meanwhile, this one is refused.
+        """
         from ..agent import last_result
 
-        return await last_result(self.stream_decide(thread_id, approve, hunks, always))
+        return await last_result(
+            self.stream_decide(thread_id, approve, hunks, always, proposal=proposal)
+        )
 
     def stream(self, message: str, thread_id: str | None = None) -> AsyncGenerator[Event, None]:
         """:meth:`chat` as events; cancel the iterating task (or ``aclose()``) to stop."""
@@ -392,10 +402,11 @@ class ChatMembers:
         approve: bool = True,
         hunks: Sequence[int] | None = None,
         always: str | None = None,
+        proposal: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         """:meth:`decide` as events."""
         return self.conversations.stream_decide(
-            thread_id, approve=approve, hunks=hunks, always=always
+            thread_id, approve=approve, hunks=hunks, always=always, proposal=proposal
         )
 
     async def history(self, thread_id: str | None = None) -> list[HistoryItem]:

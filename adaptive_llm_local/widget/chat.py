@@ -25,6 +25,7 @@ from .messages import (
     assistant_html,
     diagnosis_html,
     error_html,
+    field,
     history_html,
     notice_html,
     tool_html,
@@ -280,13 +281,19 @@ class ChatWidget:
 
     def decide(self, approve: bool) -> asyncio.Task[None] | None:
         """Approve or deny the pending change; a second click does nothing."""
+        shown = self.approvals.pending
         decision = None if self.busy_now else self.approvals.take(approve)
         if decision is None:
             return None
         approve, hunks = decision
         thread_id = self.thread_id
+        # the id of what was shown: refused if another session decided it meanwhile
+        proposal = field(shown, "id", None) or None
         return self._run(
-            lambda: self.llm.stream_decide(thread_id, approve=approve, hunks=hunks), thread_id
+            lambda: self.llm.stream_decide(
+                thread_id, approve=approve, hunks=hunks, proposal=proposal
+            ),
+            thread_id,
         )
 
     def stop(self) -> None:

@@ -110,6 +110,29 @@ def approval_request(state: AgentState) -> dict[str, Any]:
     return {"thread_id": state["thread_id"], "actions": actions, "proposal": state.get("proposal")}
 
 
+def _with_proposal_id(deps: Deps, thread_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry's plan with its own proposal id.
+
+    A plan that waited for approval in a thread saved before proposals had ids gets a
+    fresh id here and its ``proposed`` record again, so that no earlier record with the
+    same call id can authorize it.
+    """
+    plan = dict(entry["plan"])
+    if not plan.get("proposal_id"):
+        plan["proposal_id"] = new_proposal_id()
+        _record(
+            deps,
+            thread_id,
+            entry["call"],
+            plan,
+            "proposed",
+            actor="model",
+            detail=f"{plan['summary']} (waiting since before an upgrade)",
+            diff=plan["diff"],
+        )
+    return plan
+
+
 def approval(state: AgentState, deps: Deps, ask: Ask) -> dict[str, Any]:
     """Pause for a person's decision on every write that needs one, then record it."""
     answer = ask(approval_request(state))  # everything above this line is pure
@@ -119,7 +142,8 @@ def approval(state: AgentState, deps: Deps, ask: Ask) -> dict[str, Any]:
     for entry in state.get("review", []):
         entry = dict(entry)
         if entry["decision"] == "ask":
-            call, plan = entry["call"], entry["plan"]
+            call, plan = entry["call"], _with_proposal_id(deps, thread_id, entry)
+            entry["plan"] = plan
             decision = decisions.get(call["id"], {"approve": False})
             hunks = decision.get("hunks")
             approve = bool(decision.get("approve")) and hunks != []

@@ -81,21 +81,22 @@ def venv():
 
 
 def package_dirs(prefixes):
+    # site's own list (a distribution's patches) and the standard layout, as a venv has it
+    dirs = []
     if PY3:
         import site  # under -S its main() does not run: nothing is added, nothing executed
         try:
-            return list(site.getsitepackages(prefixes))
+            dirs = list(site.getsitepackages(prefixes))
         except Exception:
             pass
     short = "python%d.%d" % sys.version_info[:2]
-    dirs = []
     for prefix in prefixes:
         for lib in ("lib", "lib64"):
             dirs += [os.path.join(prefix, lib, short, "site-packages"),
                      os.path.join(prefix, lib, short, "dist-packages")]
         dirs += [os.path.join(prefix, "lib", "python%d" % sys.version_info[0], "dist-packages"),
                  os.path.join(prefix, "lib", "site-python")]
-    return dirs
+    return unique(dirs)
 
 
 def user_dir():

@@ -154,6 +154,11 @@ def check_compiles(path: str, text: str) -> None:
         ) from None
     except ValueError as exc:
         raise ToolError(f"{path} would not compile after this edit: {exc}") from None
+    except (RecursionError, MemoryError):  # the parser's own limits, as `python` would hit
+        raise ToolError(
+            f"{path} would not compile after this edit: it nests too deeply for Python's "
+            "parser; not proposed"
+        ) from None
 
 
 def compiles(path: str, text: str) -> bool:

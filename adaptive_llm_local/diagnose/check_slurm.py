@@ -1,7 +1,9 @@
 """What SLURM on this machine says about the log's job: limits, use, state.
 
 ``scontrol show job`` knows jobs that ended a few minutes ago (``MinJobAge``); ``sacct``
-knows older ones when accounting is enabled. Both are run with a timeout and only read.
+knows older ones when accounting is enabled. Both are run with a timeout and only read,
+found through absolute ``PATH`` entries and started outside the folders the log names
+(:mod:`adaptive_llm_local.children`).
 A job whose records point at another output file than the log is another job with the
 same number (another cluster, or the counter started over) and is not reported.
 """
@@ -10,24 +12,31 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
+from ..children import inherited_env, neutral_cwd, which
 from .check_result import CheckResult, skipped
 
 _SACCT_FIELDS = "JobID,State,Timelimit,Elapsed,ReqMem,MaxRSS,ExitCode,NodeList"
 
 
 def _run(command: list[str], timeout: float) -> tuple[int, str, str]:
+    program = which(command[0])
+    if program is None:
+        return 127, "", f"{command[0]} is not on this machine's PATH"
     try:
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        with neutral_cwd() as cwd:
+            proc = subprocess.run(
+                [program, *command[1:]],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                cwd=cwd,
+                env=inherited_env(),
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         return 124, "", f"{command[0]} did not answer within {timeout:g} s"
     except (OSError, ValueError) as exc:
@@ -101,7 +110,7 @@ def slurm_check(
         return []
     if not re.fullmatch(r"\d+(?:[_+]\d+)?", job):
         return [skipped("slurm_job", f"{job!r} is not a SLURM job id: SLURM was not asked.")]
-    if not (shutil.which("scontrol") or shutil.which("sacct")):
+    if not (which("scontrol") or which("sacct")):
         return [
             skipped(
                 "slurm_job",
@@ -109,9 +118,9 @@ def slurm_check(
                 "commands (`scontrol`, `sacct`) are not on this machine.",
             )
         ]
-    record: dict[str, str] | None = _scontrol(job, timeout) if shutil.which("scontrol") else None
+    record: dict[str, str] | None = _scontrol(job, timeout) if which("scontrol") else None
     why = f"`scontrol` no longer knows job {job}"
-    if record is None and shutil.which("sacct"):
+    if record is None and which("sacct"):
         found = _sacct(job, timeout)
         if isinstance(found, str):
             why = f"{why}, and sacct: {found}"

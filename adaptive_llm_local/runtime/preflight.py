@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..children import inherited_env, neutral_cwd
 from ..config import PACKAGE_DIR, Settings
 from ..errors import ConfigError, LlamaCrashError
 from ..models import ModelFile
@@ -84,7 +85,7 @@ def check(
         result = _RESULTS.get(key) or _read_cache(settings, key)
         if result is None:
             request = {
-                "model": str(model.path),
+                "model": str(model.path.resolve()),  # the child runs elsewhere
                 "n_gpu_layers": n_gpu_layers,
                 "n_threads": n_threads,
                 "embedding": embedding,
@@ -157,26 +158,34 @@ def run_ladder(
 def run_child(
     plan: LoadPlan, request: dict[str, Any], settings: Settings
 ) -> tuple[Attempt, dict[str, Any]]:
-    """Run one step in a fresh interpreter; return what happened and the child's report."""
-    env = dict(os.environ)
-    env["ADAPTIVE_LLM_PREFLIGHT"] = "0"  # the child must not start a check of its own
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH")) if p
+    """Run one step in a fresh interpreter; return what happened and the child's report.
+
+    ``python -m`` puts the working directory first on ``sys.path``: the child gets
+    ``-P`` and a working directory nobody but root may write, so a
+    ``json.py`` or ``adaptive_llm_local/`` where the caller stands is never imported.
+    """
+    pythonpath = os.pathsep.join(
+        p for p in (str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH")) if p
     )
+    # the child must not start a check of its own
+    env = inherited_env(ADAPTIVE_LLM_PREFLIGHT="0", PYTHONPATH=pythonpath)
     payload = json.dumps({**request, "plan": asdict(plan)})
-    command = [sys.executable, "-m", "adaptive_llm_local.runtime.preflight_child", payload]
+    module = "adaptive_llm_local.runtime.preflight_child"
+    command = [sys.executable, "-P", "-m", module, payload]  # -P: Python 3.11+, as required
     start = time.perf_counter()
     try:
-        proc = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=settings.preflight_timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        with neutral_cwd() as cwd:
+            proc = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=settings.preflight_timeout,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         return Attempt(plan.step, "timeout", seconds=time.perf_counter() - start), {}
     seconds = time.perf_counter() - start

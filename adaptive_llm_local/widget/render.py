@@ -88,7 +88,7 @@ def guess_language(code: str) -> str:
     if len(code) < 20_000:
         try:
             ast.parse(code)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting
             return "text"
         if any(marker in code for marker in ("def ", "import ", "=", "(")):
             return "python"

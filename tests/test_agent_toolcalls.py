@@ -90,3 +90,19 @@ def test_detect_tool_format_from_chat_templates() -> None:
     assert detect_tool_format("<|start_header_id|>ipython<|end_header_id|>") == "llama3"
     assert detect_tool_format("<|im_start|>{{ message.content }}") is None
     assert detect_tool_format(None) is None
+
+
+@pytest.mark.hostile("model output")
+@pytest.mark.parametrize("fmt", ["json", "hermes"])
+def test_json_nested_past_the_stack_is_no_call_and_no_crash(fmt: str) -> None:
+    deep = '{"name": "read_file", "arguments": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    _text, calls = parse_tool_calls(f"<tool_call>{deep}</tool_call> " + "{" * 50_000, fmt)
+    assert calls == []
+
+
+@pytest.mark.hostile("model output")
+def test_a_diagnosis_answer_nested_past_the_stack_is_no_answer() -> None:
+    from adaptive_llm_local.diagnose.parse import parse_answer
+
+    assert parse_answer("[" * 100_000 + "]" * 100_000) is None
+    assert parse_answer("x {" + '"a":' * 50_000 + "1" + "}" * 50_000) is None

@@ -82,6 +82,8 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
         except json.JSONDecodeError:
             pos = start + 1
             continue
+        except RecursionError:  # nested past the decoder's stack: no call in there
+            break
         found.append((start, end, value))
         pos = end
     return found
@@ -91,7 +93,7 @@ def _arguments(raw: Any) -> dict[str, Any] | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw, strict=False) if raw.strip() else {}
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None
     return raw if isinstance(raw, dict) else None
 
@@ -161,7 +163,7 @@ def _bare_json_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     if body.startswith("["):
         try:
             objects = [(0, len(body), json.loads(body, strict=False))]
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return [], text
     leftover = body
     for start, end, _ in reversed(objects):

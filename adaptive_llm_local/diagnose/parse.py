@@ -14,13 +14,13 @@ def parse_answer(text: str) -> dict[str, Any] | None:
     """The model's JSON object, or ``None`` if the text is not one (e.g. cut by max_tokens)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         match = re.search(r"\{.*\}", text, re.S)
         if not match:
             return None
         try:
             data = json.loads(match.group(0))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return data if isinstance(data, dict) else None
 

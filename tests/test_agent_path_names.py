@@ -33,6 +33,8 @@ from adaptive_llm_local.agent.tools import Toolbox, render_listing
 from adaptive_llm_local.cli.chat import show_pending
 from adaptive_llm_local.testing import ScriptedModel
 
+pytestmark = pytest.mark.hostile("path names")
+
 LINE_BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 CONTROLS = ["\x01", "\x07", "\x08", "\t", "\x1b", "\x7f", "\x80", "\x9b", "\x9f"]
 BIDI = [
@@ -82,6 +84,7 @@ def on_disk(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
+@pytest.mark.hostile("path names", cases=24)
 @pytest.mark.parametrize("char", HOSTILE, ids=[esc(c) for c in HOSTILE])
 def test_every_path_argument_of_every_tool_refuses_the_character(
     toolbox: Toolbox, root: Path, char: str

@@ -19,6 +19,8 @@ from adaptive_llm_local.agent.agent import CHECKPOINTS_FILE, JOURNAL_FILE
 from adaptive_llm_local.agent.journal import Journal
 from adaptive_llm_local.testing import ScriptedModel
 
+pytestmark = pytest.mark.hostile("approval rules and audit")
+
 
 def hermes(name: str, **args: Any) -> str:
     return f"<tool_call>\n{json.dumps({'name': name, 'arguments': args})}\n</tool_call>"

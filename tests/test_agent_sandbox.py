@@ -14,6 +14,8 @@ from adaptive_llm_local.agent.journal import Journal
 from adaptive_llm_local.agent.sandbox import sha256
 from adaptive_llm_local.agent.tools import Toolbox
 
+pytestmark = pytest.mark.hostile("sandbox")
+
 SECRET = "outside secret\n"
 
 

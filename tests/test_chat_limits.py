@@ -21,6 +21,8 @@ from adaptive_llm_local.agent.databases import DatabaseUnusableError
 from adaptive_llm_local.agent.graph_store import thread_ids
 from adaptive_llm_local.agent.journal import Journal
 
+pytestmark = pytest.mark.hostile("chat limits and databases")
+
 GIB = 1024**3
 MAX_RSS_MB = 100
 

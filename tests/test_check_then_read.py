@@ -24,6 +24,8 @@ from adaptive_llm_local.retrieval.files import iter_candidates
 from adaptive_llm_local.retrieval.ingest import IngestReport, NullProgress, plan_files
 from adaptive_llm_local.triage import triage_file
 
+pytestmark = pytest.mark.hostile("check-then-read swaps")
+
 SECRET = "PRIVATE-KEY-OF-ANOTHER-USER-51c9"
 SECRET_LOG = (
     "Traceback (most recent call last):\n"

@@ -39,6 +39,8 @@ from adaptive_llm_local.runtime.preflight_plan import LoadPlan
 from adaptive_llm_local.triage import triage_file
 from adaptive_llm_local.triage.facts import extract_facts
 
+pytestmark = pytest.mark.hostile("child processes")
+
 REPO = PACKAGE_DIR.parent
 SITE = next(p for p in sys.path if p.endswith("site-packages"))
 # everything the probe, the preflight child and Python's start-up import by these names
@@ -132,6 +134,7 @@ def job_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 # -- the module check ------------------------------------------------------------------------
 
 
+@pytest.mark.hostile("child processes", cases=25)
 @settings(
     max_examples=25,
     deadline=None,

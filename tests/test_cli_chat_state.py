@@ -18,6 +18,8 @@ import pytest
 
 from adaptive_llm_local.config import Settings
 
+pytestmark = pytest.mark.hostile("chat limits and databases")
+
 
 def chat(stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

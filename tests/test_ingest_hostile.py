@@ -23,6 +23,8 @@ from adaptive_llm_local.retrieval.files import Candidate, Skipped, iter_candidat
 from adaptive_llm_local.retrieval.ingest import IngestReport, NullProgress, plan_files
 from adaptive_llm_local.triage import triage_file
 
+pytestmark = pytest.mark.hostile("index add")
+
 MARKER = "OUTSIDE-THE-ROOTS-7f3a"
 FAILING_LOG = (
     "Traceback (most recent call last):\n"

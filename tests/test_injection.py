@@ -25,6 +25,8 @@ from adaptive_llm_local.retrieval.builtin import guide_text
 from adaptive_llm_local.testing import ScriptedModel, good_answer
 from adaptive_llm_local.triage import triage_file, triage_text
 
+pytestmark = pytest.mark.hostile("prompt injection")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "injection"
 
 # log -> (category, the command the attack proposes, words only the attack uses)

@@ -37,6 +37,8 @@ from adaptive_llm_local.runtime.context_check import check_context_fits
 from adaptive_llm_local.runtime.preflight_plan import LoadPlan
 from adaptive_llm_local.triage import triage_text
 
+pytestmark = pytest.mark.hostile("settings and model files")
+
 LOG = (
     "Traceback (most recent call last):\n"
     '  File "/scratch/run/learner.py", line 3, in <module>\n'
@@ -263,6 +265,7 @@ def test_a_context_larger_than_memory_names_the_setting(model_path: Path) -> Non
     check_context_fits(ModelFile(model_path), 4096, available=2**30)
 
 
+@pytest.mark.hostile("settings and model files", cases=80)
 @settings(max_examples=80, deadline=None)
 @given(st.integers(min_value=0, max_value=4000), st.binary(max_size=64))
 def test_a_cut_or_damaged_header_is_no_shape(model_path: Path, cut: int, junk: bytes) -> None:

@@ -43,6 +43,8 @@ from adaptive_llm_local.diagnose import Diagnosis
 from adaptive_llm_local.retrieval import Source
 from adaptive_llm_local.triage import Evidence, TriageResult, triage_text
 
+pytestmark = pytest.mark.hostile("terminal output")
+
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -285,12 +287,14 @@ HOSTILE = st.lists(
 ).map("".join)
 
 
+@pytest.mark.hostile("terminal output", cases=60)
 @FAST
 @given(HOSTILE, st.sampled_from(sorted(PRINTERS)))
 def test_no_control_character_reaches_the_terminal(text: str, printer: str) -> None:
     render(PRINTERS[printer], text)
 
 
+@pytest.mark.hostile("terminal output", cases=60)
 @FAST
 @given(HOSTILE)
 def test_triaged_random_logs_print_safely(text: str) -> None:
@@ -299,6 +303,7 @@ def test_triaged_random_logs_print_safely(text: str) -> None:
     assert json.loads(json_text(result.to_json())) == json.loads(json.dumps(result.to_json()))
 
 
+@pytest.mark.hostile("terminal output", cases=60)
 @FAST
 @given(HOSTILE)
 def test_error_lines_stay_one_literal_line(text: str) -> None:
@@ -318,6 +323,7 @@ JSON_DATA = st.recursive(
 )
 
 
+@pytest.mark.hostile("terminal output", cases=60)
 @FAST
 @given(JSON_DATA)
 def test_json_round_trips_and_is_safe(data: Any) -> None:

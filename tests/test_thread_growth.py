@@ -12,8 +12,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from adaptive_llm_local.agent import Agent, SeedContext
 from adaptive_llm_local.agent.thread_store import MIN_BODY, BodyStore
+
+pytestmark = pytest.mark.hostile("thread database growth")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LEGACY = FIXTURES / "threads" / "before-issue-16.db"

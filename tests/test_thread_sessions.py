@@ -23,6 +23,8 @@ from adaptive_llm_local.agent import Agent, AgentError, StaleDecisionError, Thre
 from adaptive_llm_local.agent.thread_lock import hold
 from adaptive_llm_local.testing import ScriptedModel
 
+pytestmark = pytest.mark.hostile("concurrent sessions")
+
 REPO = Path(__file__).resolve().parent.parent
 THREAD = "shared"
 

@@ -18,6 +18,8 @@ import pytest
 from adaptive_llm_local.errors import LogNotReadableError
 from adaptive_llm_local.triage import CATEGORIES, TriageResult, triage_file, triage_text
 
+pytestmark = pytest.mark.hostile("garbage logs")
+
 LOGS = Path(__file__).parent / "fixtures" / "logs"
 
 TRACEBACK = (

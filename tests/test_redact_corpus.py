@@ -395,7 +395,11 @@ SECRETS: list[tuple[str, str, str]] = [
     ("ldapmodify -w", "ldapmodify -D cn=admin -w'Ldap Pass9' -f x.ldif", "Ldap Pass9"),
     ("redis-cli -a", "redis-cli -h cache -a Redis!Pass9 ping", "Redis!Pass9"),
     ("cookie", "Cookie: sessionid=8f2b1c3d4e5f6a7b; csrftoken=Zx9Yw8Vu7Ts6", "8f2b1c3d4e5f6a7b"),
-    ("cookie header in curl", "curl -H 'Cookie: session=Zx9Yw8Vu7Ts6Rq5P' https://x", "Zx9Yw8Vu7Ts6Rq5P"),
+    (
+        "cookie header in curl",
+        "curl -H 'Cookie: session=Zx9Yw8Vu7Ts6Rq5P' https://x",
+        "Zx9Yw8Vu7Ts6Rq5P",
+    ),
     ("set-cookie", "< Set-Cookie: session=Zx9Yw8Vu7Ts6Rq5P; Path=/; HttpOnly", "Zx9Yw8Vu7Ts6Rq5P"),
     ("cookie in a dict", "headers={'Cookie': 'jwt=Zx9Yw8Vu7Ts6Rq5P'}", "Zx9Yw8Vu7Ts6Rq5P"),
     (
@@ -527,6 +531,8 @@ ORDINARY = [
     "password authentication failed for user bob",
     "Private-Lines are not in this log",
     "https://discord.com/channels/1234567890/9876543210",
+    "Error: /etc/passwd: absolute path outside the run folder /tmp/run; refused",
+    r"C:\Users\bob\secret: access denied",
 ]
 
 # texts of several lines that must come out unchanged

@@ -138,6 +138,8 @@ def _named_values(
             before = _NAME_CHARS.search(text, floor, word)
             if before is None or (before.start() == floor and floor > start):
                 continue  # an implausibly long name: not an assignment
+            if before.start() > start and text[before.start() - 1] in "/\\":
+                continue  # a file: "/etc/passwd: absolute path outside …"
             name = text[before.start() : match.end("word")]
         found = _value_span(match)
         if found is not None and secret_value(text[found[0] : found[1]], name_strength(name)):
@@ -193,7 +195,17 @@ _DETECTORS: tuple[tuple[tuple[str, ...], Detector], ...] = (
     (("sshpass", "login"), partial(_value_spans, _DASH_P, False)),
     (("sshpass",), partial(_value_spans, _SSHPASS, False)),
     (
-        ("plink", "pscp", "psftp", "ldap", "redis-cli", "smbclient", "rpcclient", "smbcacls", "smbget"),
+        (
+            "plink",
+            "pscp",
+            "psftp",
+            "ldap",
+            "redis-cli",
+            "smbclient",
+            "rpcclient",
+            "smbcacls",
+            "smbget",
+        ),
         partial(_value_spans, _CLIENT_OPTION, False),
     ),
     (("wandb",), partial(_value_spans, _WANDB, False)),

@@ -78,6 +78,7 @@ def run_folder(tmp_path: Path) -> tuple[Path, Path]:
     log = root / "job-7.out"
     log.write_text(secret_log())
     (root / "secrets.env").write_text(secret_log())
+    (root / "notes.md").write_text("# Notes\n\n" + secret_log())  # indexed as a document
     (root / "id_rsa").write_text(KEY_FILE)
     return root, log
 
@@ -129,6 +130,7 @@ def test_manager_chat_history_widget_prompts_and_databases(tmp_path: Path) -> No
         freeze_gc=False,
     )
     found: list[str] = []
+    redacted: list[int] = []
 
     async def main() -> None:
         run.fail(secret_log(), job_id="7")
@@ -150,7 +152,7 @@ def test_manager_chat_history_widget_prompts_and_databases(tmp_path: Path) -> No
                     texts.append(repr(event))
         found.extend(leaks("events", "\n".join(texts)))
         items = await llm.history("7")
-        assert sum(REDACTED in item.text for item in items) >= 4
+        redacted.append(sum(REDACTED in item.text for item in items))
         found.extend(leaks("history", repr(items)))
         found.extend(leaks("notebook html", "\n".join(history_html(items))))
         llm.conversations.close()
@@ -161,6 +163,7 @@ def test_manager_chat_history_widget_prompts_and_databases(tmp_path: Path) -> No
     found.extend(leaks("prompt", "\n".join(prompts)))
     found.extend(home_leaks(settings.home))
     assert not found, "\n".join(found)
+    assert redacted[0] >= 4  # the seed's log excerpt, /log, /read, /read of the key window
 
 
 def test_agent_search_results_and_redacted_edits(tmp_path: Path) -> None:
@@ -269,7 +272,7 @@ def test_cli_diagnose_index_and_chat_with_the_real_model(home: Path, tmp_path: P
         "diagnose --json": _cli(["diagnose", str(log), "--json"], env, root),
         "diagnose": _cli(["diagnose", str(log)], env, root),
         "index add": _cli(
-            ["index", "add", "--no-builtin", str(log), str(root / "secrets.env")], env, root
+            ["index", "add", "--no-builtin", str(log), str(root / "notes.md")], env, root
         ),
         "chat": _cli(
             ["chat", "--log", str(log), "--root", str(root)],
@@ -278,7 +281,9 @@ def test_cli_diagnose_index_and_chat_with_the_real_model(home: Path, tmp_path: P
             "/log\n/read secrets.env\n/read id_rsa:3-6\n/search h5py\nwhy did my job fail?\n",
         ),
     }
-    assert "[REDACTED]" in outputs["chat"]
     found = [leak for name, out in outputs.items() for leak in leaks(name, out)]
     found += home_leaks(home)
     assert not found, "\n".join(found)
+    assert "[REDACTED]" in outputs["chat"]
+    (chroma,) = [p for p in home.rglob("chroma.sqlite3")]
+    assert REDACTED.encode() in chroma.read_bytes()  # the log's entries are stored, redacted

@@ -404,6 +404,12 @@ PATHOLOGICAL = {
     "netrc": "login x " * N + "password",
     "key block": "-----BEGIN PRIVATE KEY-----" * (N // 10),
     "name": "a_" * N + "password=x",
+    "base64 lines": ("A1b" * 22 + "\n") * (N // 10),
+    "netrc lines": "machine x\npassword\n" * (N // 10),
+    "putty": "Private-Lines: 9999\n" * (N // 10),
+    "cookie": "cookie: a=" * N,
+    "userinfo with slash": "http://a:b/" * N,
+    "client options": "smbclient -U a%ldapsearch -w" * (N // 10),
 }
 
 

@@ -360,6 +360,104 @@ SECRETS: list[tuple[str, str, str]] = [
     ),
     # e-mail
     ("email", "mail sent to alice.smith@uni-example.edu", "alice.smith@uni-example.edu"),
+    # the gaps of issue 16
+    (
+        "discord webhook",
+        "POST https://discord.com/api/webhooks/1234567890123456789/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCdEf",
+    ),
+    (
+        "discordapp webhook",
+        "hook=https://discordapp.com/api/webhooks/987654321098765432/Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa",
+        "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa",
+    ),
+    (
+        "teams webhook",
+        "url=https://contoso.webhook.office.com/webhookb2/7aa49aa6-7840-443d-806c-08ebe8f59966@c662313f-14fc-43a2-9a7a-d2e27f4f3478/IncomingWebhook/8592f62b50cf41b9b93ba0c0a00a0b88/eff4cd58-1bb8-4899-94de-795f656b4a18",
+        "8592f62b50cf41b9b93ba0c0a00a0b88",
+    ),
+    (
+        "teams webhook (old host)",
+        "https://outlook.office.com/webhook/7aa49aa6-7840-443d-806c-08ebe8f59966@c662313f/IncomingWebhook/0a1b2c3d4e5f60718293a4b5c6d7e8f9/x",
+        "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    ),
+    ("sshpass -pX", "sshpass -pHunter2Pass ssh bob@login", "Hunter2Pass"),
+    ("sshpass -p'X'", "sshpass -p'two words' ssh bob@login", "two words"),
+    ("SSHPASS=", "export SSHPASS=Hunter2Pass", "Hunter2Pass"),
+    ("SSHPASS quoted", "SSHPASS='Hunter2 Pass' sshpass -e ssh bob@login", "Hunter2 Pass"),
+    ("url password with /", "git clone https://bob:pa/ss9Word@10.1.2.3/x.git", "pa/ss9Word"),
+    ("url password with //", "redis://:a/b/cSecret9@cache:6379", "a/b/cSecret9"),
+    ("plink -pw", "plink -ssh -pw Plink!Pass9 bob@host", "Plink!Pass9"),
+    ("pscp -pw", "pscp.exe -pw 'Pscp Pass9' file bob@host:/tmp", "Pscp Pass9"),
+    ("smbclient -U user%pw", "smbclient //fs/share -U bob%Smb!Pass9", "Smb!Pass9"),
+    ("smbclient --user=", "smbclient //fs/share --user=LAB/bob%Smb!Pass9 -c ls", "Smb!Pass9"),
+    ("ldapsearch -w", "ldapsearch -x -D cn=admin,dc=lab -w Ldap!Pass9 -b dc=lab", "Ldap!Pass9"),
+    ("ldapmodify -w", "ldapmodify -D cn=admin -w'Ldap Pass9' -f x.ldif", "Ldap Pass9"),
+    ("redis-cli -a", "redis-cli -h cache -a Redis!Pass9 ping", "Redis!Pass9"),
+    ("cookie", "Cookie: sessionid=8f2b1c3d4e5f6a7b; csrftoken=Zx9Yw8Vu7Ts6", "8f2b1c3d4e5f6a7b"),
+    (
+        "cookie header in curl",
+        "curl -H 'Cookie: session=Zx9Yw8Vu7Ts6Rq5P' https://x",
+        "Zx9Yw8Vu7Ts6Rq5P",
+    ),
+    ("set-cookie", "< Set-Cookie: session=Zx9Yw8Vu7Ts6Rq5P; Path=/; HttpOnly", "Zx9Yw8Vu7Ts6Rq5P"),
+    ("cookie in a dict", "headers={'Cookie': 'jwt=Zx9Yw8Vu7Ts6Rq5P'}", "Zx9Yw8Vu7Ts6Rq5P"),
+    (
+        "wandb login",
+        "wandb login 0123456789abcdef0123456789abcdef01234567",
+        "0123456789abcdef0123456789abcdef01234567",
+    ),
+    (
+        "wandb login --relogin",
+        "wandb login --relogin --host=https://wandb.lab 0123456789abcdef0123456789abcdef01234567",
+        "0123456789abcdef0123456789abcdef01234567",
+    ),
+    (
+        "wandb.login(key=)",
+        "wandb.login(key='0123456789abcdef0123456789abcdef01234567')",
+        "0123456789abcdef0123456789abcdef01234567",
+    ),
+    (
+        "kubeconfig client-key-data",
+        "    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFb3dJQkFBS0NBUUVB",
+        "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt",
+    ),
+]
+
+# secrets spread over lines: (what, text, the secret that must disappear)
+MULTILINE_SECRETS: list[tuple[str, str, str]] = [
+    ("netrc over lines", "machine git.lab.org\n  login bob\n  password Netrc!Pw9\n", "Netrc!Pw9"),
+    ("netrc default entry", "default\nlogin anonymous\npassword Netrc!Pw9", "Netrc!Pw9"),
+    ("netrc machine+login line", "machine h login bob\npassword Netrc!Pw9\n", "Netrc!Pw9"),
+    (
+        "putty private lines",
+        "PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\nComment: rsa-key\nPublic-Lines: 1\n"
+        "AAAAB3NzaC1yc2EAAAADAQABAAABAQ\nPrivate-Lines: 2\nAAABAQCPuttyPrivateLineOne0123\n"
+        "AAAAgQDPuttyPrivateLineTwo4567\nPrivate-MAC: 8a9b\n",
+        "PuttyPrivateLine",
+    ),
+    (
+        "pem body without its BEGIN line",
+        "lines 40-46 of id_rsa:\n" + f"{PEM_BODY[:64]}\n" * 3 + "TLw7onLRnrq0ab==\nmore text",
+        PEM_BODY[:40],
+    ),
+    (
+        "pem body above an END line",
+        "x\nabcDEF123ghiJKL456mno==\n-----END RSA PRIVATE KEY-----\n",
+        "abcDEF123ghiJKL456mno",
+    ),
+    (
+        "openssh body (70 columns)",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+        "QyNTUxOQAAACBnbGxzY2VyZXRrZXlib2R5bGluZXR3b3RocmVlZm91cmZpdmVzaXhzZX\n",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE",
+    ),
+    (
+        "kubeconfig client-key-data block",
+        "users:\n- user:\n    client-key-data: |\n      LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpN\n"
+        "      SUlFb3dJQkFBS0NBUUVB\n",
+        "SUlFb3dJQkFBS0NBUUVB",
+    ),
 ]
 
 PRIVATE_KEYS = [
@@ -419,6 +517,33 @@ ORDINARY = [
     "the token is validated by the server",
     "task-0123456789abcdefghij started",
     "cache key: 3b5d5c3712955042212316173ccf37be800c7b3f",
+    # near misses of the formats added for issue 16
+    "redis-cli -h cache -p 6379 ping",
+    "ldapsearch -x -W -b dc=lab '(uid=bob)'",
+    "smbclient -L //fs -U bob",
+    "plink -ssh bob@host -P 2222",
+    "cookie consent: not stored",
+    "Set-Cookie header missing in response",
+    "wandb login",
+    "wandb: Currently logged in as: bob (lab). Use `wandb login --relogin` to force relogin",
+    "see https://host.lab:8080/a/b@v2 for details",
+    "GET http://localhost:8888/api/contents/notes@v2 200",
+    "password authentication failed for user bob",
+    "Private-Lines are not in this log",
+    "https://discord.com/channels/1234567890/9876543210",
+    "Error: /etc/passwd: absolute path outside the run folder /tmp/run; refused",
+    r"C:\Users\bob\secret: access denied",
+]
+
+# texts of several lines that must come out unchanged
+ORDINARY_TEXTS = [
+    "Digests:\n"
+    "9b2c5f0e1d7a4c3b8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b\n"
+    "0e1d7a4c3b8e6f5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b9b2c5f",
+    "Login succeeded\npassword expires in 3 days\n",
+    "machine learning job started\nepoch 1\n",
+    "=" * 72 + "\n" + "-" * 72 + "\n" + "#" * 72,
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" * 3,
 ]
 
 
@@ -476,3 +601,27 @@ def test_all_secrets_in_one_text_are_redacted() -> None:
     for what, _, secret in SECRETS:
         assert secret not in out, what
     assert list(redact_lines(text.split("\n"))) == out.split("\n")
+
+
+@pytest.mark.parametrize(
+    ("what", "text", "secret"), MULTILINE_SECRETS, ids=[s[0] for s in MULTILINE_SECRETS]
+)
+def test_secret_over_lines_is_redacted(what: str, text: str, secret: str) -> None:
+    for out in (redact(text), "\n".join(redact_lines(text.split("\n")))):
+        assert secret not in out, out
+        assert REDACTED in out
+        assert out.count("\n") == text.count("\n")
+        assert redact(out) == out
+
+
+@pytest.mark.parametrize("text", ORDINARY_TEXTS)
+def test_ordinary_text_over_lines_is_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_every_secret_in_one_log_is_redacted() -> None:
+    text = "\n".join([*(line for _, line, _ in SECRETS), *(t for _, t, _ in MULTILINE_SECRETS)])
+    out = redact(text)
+    assert out.count("\n") == text.count("\n")
+    for what, _, secret in [*SECRETS, *MULTILINE_SECRETS]:
+        assert secret not in out, what

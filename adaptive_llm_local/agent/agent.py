@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..triage import redact as redact_text
 from .approvals import validated_decisions
 from .commands import HELP, parse_command
 from .errors import AgentError, PendingDecisionError, StaleDecisionError
@@ -45,8 +46,14 @@ CHECKPOINTS_FILE = "threads.sqlite3"
 JOURNAL_FILE = "agent.sqlite3"
 
 
-def _identity(text: str) -> str:
-    return text
+def _redacted_job(job: Mapping[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+    """A seed's job as the thread keeps it: its texts redacted, its id and paths as they are."""
+    return {
+        key: redact(value)
+        if isinstance(value, str) and key != "job_id" and not key.endswith("path")
+        else value
+        for key, value in job.items()
+    }
 
 
 class Agent:
@@ -75,7 +82,11 @@ class Agent:
     yolo
         Apply writes without asking. Read at every decision; change it any time.
     redact
-        Applied to every text before it reaches the model (e.g. ``triage.redact``).
+        The redaction (default: ``triage.redact``, the package's one redaction). Text enters
+        a thread redacted: the user's messages, a seed's job, observations, and every tool
+        result (a read, a listing, a search, an error) and the model's replies (with
+        ``triage.redact`` always, whatever is passed here), so the terminal, the notebook,
+        the checkpoints and the prompts never see a secret; prompts are redacted again.
     max_tokens, temperature
         Per answer. Greedy decoding (0.0) keeps small models closest to the context.
     max_steps
@@ -120,7 +131,7 @@ class Agent:
             model=model,
             tool_format=tool_format,
             yolo=lambda: self.yolo,
-            redact=redact or _identity,
+            redact=redact or redact_text,
             max_tokens=max_tokens,
             temperature=temperature,
             max_steps=max_steps,
@@ -260,7 +271,8 @@ class Agent:
     ) -> AsyncGenerator[Event, None]:
         """:meth:`seed_thread` as events (the seed's tool steps, then ``DoneEvent``)."""
         seed = context if isinstance(context, SeedContext) else SeedContext.from_diagnosis(context)
-        update = self._turn(thread_id, {"kind": "seed", "job": seed.to_state()}, [])
+        job = _redacted_job(seed.to_state(), self.deps.redact)
+        update = self._turn(thread_id, {"kind": "seed", "job": job}, [])
         events = self._drive(
             thread_id, update=update, refuse_if_pending=True, unless_job=str(seed.job_id)
         )
@@ -276,7 +288,12 @@ class Agent:
     async def observe(self, thread_id: str, label: str, content: str) -> ChatResult:
         """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
         thread as a numbered block that answers can cite."""
-        update = self._turn(thread_id, {"kind": "observe", "label": label, "content": content}, [])
+        request = {
+            "kind": "observe",
+            "label": self.deps.redact(label),
+            "content": self.deps.redact(content),
+        }
+        update = self._turn(thread_id, request, [])
         return await last_result(self._drive(thread_id, update=update, refuse_if_pending=True))
 
     def stream(self, message: str, thread_id: str = "default") -> AsyncGenerator[Event, None]:
@@ -286,8 +303,9 @@ class Agent:
         command = parse_command(message)
         if command is not None and command.is_meta:
             return _single(ChatResult(thread_id, self._meta(thread_id, command.name, command.arg)))
-        user = {"role": "user", "content": message.strip(), "command": command is not None}
-        update = self._turn(thread_id, {"kind": "message", "text": message.strip()}, [user])
+        text = self.deps.redact(message.strip())  # kept in the thread: redacted like a read
+        user = {"role": "user", "content": text, "command": command is not None}
+        update = self._turn(thread_id, {"kind": "message", "text": text}, [user])
         return self._drive(thread_id, update=update, refuse_if_pending=True)
 
     def stream_decide(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
+from ..triage import redact
 from .commands import parse_command
 from .journal import Journal
 from .tools import Toolbox, ToolResult
@@ -70,14 +71,16 @@ def note(text: str) -> dict[str, Any]:
 def tool_message(
     call: Mapping[str, Any], result: ToolResult, n: int, origin: str
 ) -> dict[str, Any]:
+    """A tool step as the thread keeps it: what it read enters the thread redacted, so
+    every later reader (terminal, notebook, checkpoints, prompts) sees only that."""
     return {
         "role": "tool",
         "name": call["name"],
         "call_id": call["id"],
         "args": dict(call.get("args", {})),
-        "content": result.content,
+        "content": redact(result.content),
         "ok": result.ok,
-        "label": result.label,
+        "label": redact(result.label),
         "n": n,
         "origin": origin,
     }

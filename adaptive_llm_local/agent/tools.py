@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..triage import redact
+from ..triage.redact import EMAIL, REDACTED
 from ..visible import visible
 from .edits import check_compiles, propose, replace_once
 from .errors import ToolError
@@ -212,6 +214,23 @@ def render_listing(rel: str, entries: Sequence[Entry], capped: bool) -> str:
     return "\n".join(lines)
 
 
+def refuse_placeholders(rel: str, current: str | None, old: str, new: str) -> None:
+    """Refuse an edit that holds a redaction placeholder the file itself does not.
+
+    The assistant reads files redacted: a secret in them shows as ``[REDACTED]``. An edit
+    whose ``old_text`` holds one cannot match the real file, and one whose ``new_text``
+    holds one would write the placeholder over the user's secret.
+    """
+    for placeholder in (REDACTED, EMAIL):
+        if placeholder in old + new and (current is None or placeholder not in current):
+            where = "old_text" if placeholder in old else "new_text"
+            raise ToolError(
+                f"{rel}: {where} holds {placeholder}, which stands for text hidden from the "
+                "assistant (a secret or an e-mail address); nothing written. Leave that line "
+                "out of the edit, or ask the user to change it."
+            )
+
+
 class Toolbox:
     """Runs tool calls against the sandbox, the index and the run's jobs.
 
@@ -353,13 +372,13 @@ class Toolbox:
             proposal = propose(rel, current, after)
             kind = "edit" if current is not None else "create"
             n = len(proposal.hunks)
-            return {
+            return {  # what is shown and kept of the change is redacted; apply() redoes it
                 "kind": kind,
                 "path": rel,
                 "dest": None,
                 "before_sha": sha256(current),
-                "diff": proposal.diff,
-                "hunks": [h.text for h in proposal.hunks],
+                "diff": redact(proposal.diff),
+                "hunks": [redact(h.text) for h in proposal.hunks],
                 "summary": f"{kind} {rel} ({n} hunk{'s' if n != 1 else ''})",
             }
         if name == "move_file":
@@ -391,6 +410,7 @@ class Toolbox:
             raise ToolError("write_file needs new_text (the replacement text)")
         rel, current = self.sandbox.read_for_edit(path)
         self.sandbox.refuse_notebook(rel)
+        refuse_placeholders(rel, current, old, new)
         after = replace_once(rel, current, old, new)
         check_compiles(rel, after)
         return rel, current, after
@@ -420,8 +440,8 @@ class Toolbox:
             "path": rel,
             "dest": None,
             "before_sha": backup.after_sha,
-            "diff": proposal.diff,
-            "hunks": [h.text for h in proposal.hunks],
+            "diff": redact(proposal.diff),
+            "hunks": [redact(h.text) for h in proposal.hunks],
             "summary": f"undo: {what} of {rel}",
             "backup_id": backup.id,
         }
@@ -479,7 +499,9 @@ class Toolbox:
             proposal=proposal_id,
             root=self.root,
         )
-        self._applied(thread_id, call_id, proposal_id, name, rel, proposal.diff, authorized_by)
+        self._applied(
+            thread_id, call_id, proposal_id, name, rel, redact(proposal.diff), authorized_by
+        )
         verb = "Created" if current is None else "Edited"
         return ToolResult(
             True, f"{verb} {rel} (/undo reverts it).{note}", f"edit {rel}", {"path": rel}

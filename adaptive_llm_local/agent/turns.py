@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .autofix import Fix, deterministic_fix
@@ -218,6 +218,38 @@ def _search_step(state: AgentState, deps: Deps, emit: Emit) -> list[dict[str, An
     return [message]
 
 
+class RedactedStream:
+    """The streamed answer as it may be shown: redacted, up to its last white space.
+
+    A secret is recognised once it is whole, so the text after the last space or newline
+    waits for the next piece; :meth:`rest` gives it at the end. Should redaction hide text
+    already shown (a quoted value with spaces), nothing more streams: the checked answer
+    replaces the draft anyway.
+    """
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        self.redact = redact
+        self.text = ""
+        self.shown = ""
+        self.held = False
+
+    def feed(self, piece: str) -> str:
+        """What to show of the answer so far beyond what is shown (may be empty)."""
+        self.text += piece
+        clean = self.redact(self.text)
+        return self._show(clean[: max(clean.rfind(" "), clean.rfind("\n")) + 1])
+
+    def rest(self) -> str:
+        return self._show(self.redact(self.text))
+
+    def _show(self, safe: str) -> str:
+        if self.held or not safe.startswith(self.shown):
+            self.held = True
+            return ""
+        new, self.shown = safe[len(self.shown) :], safe
+        return new
+
+
 class _Stopped(Exception):
     """Raised from the token callback when the turn was stopped (ends the model's loop)."""
 
@@ -256,15 +288,18 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
         functions=functions,
     )
     streamed: list[str] = []
-    shown: list[str] = []
+    shown = RedactedStream(deps.redact)
+
+    def show(text: str) -> None:
+        if text:
+            emit({"type": "token", "text": text})
 
     def on_token(piece: str) -> None:
         if deps.stopped(thread_id):
             raise _Stopped
         streamed.append(piece)
         if deps.tool_format is None or not starts_call("".join(streamed)):
-            shown.append(piece)
-            emit({"type": "token", "text": piece})
+            show(shown.feed(piece))
 
     # a model that can keep a conversation's evaluated prompt gets the thread as the key,
     # so a diagnosis between two turns does not cost the next turn its prompt cache
@@ -280,21 +315,22 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
             **keep,
         )
     except _Stopped:
-        return {"messages": [*searched, _stopped_reply("".join(shown))], "pending": []}
+        return {"messages": [*searched, _stopped_reply(shown.redact(shown.text))], "pending": []}
+    show(shown.rest())
     text = str(getattr(completion, "text", completion)).strip()
     calls: list[ToolCall] = []
     visible = text
     if deps.tool_format is not None:
         visible, calls = parse_tool_calls(text, deps.tool_format, f"m{len(thread)}")
     cut = int(getattr(completion, "completion_tokens", 0) or 0) >= deps.max_tokens
-    checked = ground_reply(visible, thread_corpus(thread), cut=cut)
+    checked = ground_reply(deps.redact(visible), thread_corpus(thread), cut=cut)
     visible = checked.shown
     if not visible and not calls:
         visible = "(The model gave no answer; try rephrasing, or use /help for commands.)"
     blocks = numbered(thread)
     reply = {
         "role": "assistant",
-        "content": text,
+        "content": deps.redact(text),
         "visible": visible,
         "calls": [c.to_dict() for c in calls],
         "sources": blocks,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistantError
+from ..triage import redact
 from .console import console, escape, open_assistant
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class Session:
         if not line:
             return None
         line = line.rstrip("\n")
-        self.out.print(f"[dim]{escape(prompt)}{escape(line)}[/]")
+        self.out.print(f"[dim]{escape(prompt)}{escape(redact(line))}[/]")
         return line
 
     def approve(self, pending: PendingApproval) -> Any:

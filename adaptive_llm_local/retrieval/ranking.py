@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..triage import redact
 from .lexical import overlap_scores
 from .records import hit_text
 from .source import Source
@@ -81,7 +82,8 @@ def to_source(
         source=str(meta.get("source", "")),
         lines=str(meta.get("lines", "")),
         score=score if score is not None else score_of(row.distance),
-        text=hit_text(row.document, meta),
+        # redacted at ingest too; again here for entries another version or user wrote
+        text=redact(hit_text(row.document, meta)),
         category=str(meta["category"]) if kind == "failure" and "category" in meta else None,
         signature=str(meta["signature"]) if kind == "failure" and "signature" in meta else None,
         extra=details,

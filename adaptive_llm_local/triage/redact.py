@@ -7,8 +7,15 @@ spans are merged and replaced in one pass, so one detector never re-reads anothe
 changes nothing. What is detected: the provider formats of :data:`.secrets.PROVIDERS`,
 private key blocks, passwords in URLs, ``Authorization`` headers, values assigned to
 secret-looking names (:func:`.secrets.name_strength`), secret command-line options
-(``--password x``, ``mysql -pX``, ``curl -u user:pw``, ``sshpass -p x``), SQL
-``IDENTIFIED BY '…'``, ``.netrc`` lines and e-mail addresses.
+(``--password x``, ``mysql -pX``, ``curl -u user:pw``, ``sshpass -pX``, ``plink -pw``,
+``smbclient -U user%pw``, ``ldapsearch -w``, ``redis-cli -a``, ``wandb login KEY``),
+``Cookie`` headers, SQL ``IDENTIFIED BY '…'``, e-mail addresses and, in one linear pass
+over the lines, secrets spread over lines: ``.netrc`` entries, PuTTY ``Private-Lines``, a
+kubeconfig key block and a PEM body whose ``BEGIN`` line is not in the text.
+
+:func:`redact` is the one redaction of the package: every text read from a file (a
+log, a document, a tool result) goes through it before it is printed, stored, indexed or
+put into a prompt.
 """
 
 from __future__ import annotations
@@ -36,7 +43,6 @@ _PRIVATE_KEY_BLOCK = re.compile(
     r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*?(?=\n?\Z))",
     re.DOTALL,
 )
-_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _PRIVATE_KEY_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 
 # a value: quoted (spaces allowed), or up to white space, a quote, a comma or a semicolon
@@ -53,8 +59,10 @@ _AUTH_HEADER = re.compile(
     r"""(?i)\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?(?:(?:bearer|basic|token|digest|negotiate|bot|apikey|sso-key)[ \t]+)?(?P<value>[^\s"',;]+)"""
 )
 _SCHEME_TOKEN = re.compile(r"(?i)\b(?:bearer|basic|token)[ \t]+(?P<value>[A-Za-z0-9\-._~+/]{8,}=*)")
+# a password may hold "/" ("pa/ss"), but not one that starts as a port ("host:8080/x@y")
 _URL_CREDENTIALS = re.compile(
-    r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@]{0,256}:(?P<value>[^\s@/]{1,256})@"
+    r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@]{0,256}:"
+    r"(?P<value>[^\s@/]{1,256}|(?!\d+/)[^\s@/?#]{1,256}/[^\s@?#]{0,256})@(?=[A-Za-z0-9\[])"
 )
 _MYSQL = re.compile(
     r"""\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb(?:-dump)?)\b[^\n]{0,200}?[ \t]-p(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
@@ -64,6 +72,28 @@ _USER_PASS = re.compile(
 )
 _DASH_P = re.compile(
     r"""\b(?:sshpass|docker[ \t]+login|podman[ \t]+login|helm[ \t]+registry[ \t]+login)\b[^\n]{0,200}?[ \t]-p[ \t]+["']?(?P<value>[^\s'"]+)"""
+)
+_SSHPASS = re.compile(
+    r"""(?:\bsshpass\b[^\n]{0,200}?[ \t]-p|(?i:(?<![\w\-])sshpass)[ \t]*=[ \t]*)"""
+    r"""(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
+)
+# option-style passwords of other clients: plink/pscp -pw, ldapsearch -w, redis-cli -a,
+# smbclient -U user%pw
+_CLIENT_OPTION = re.compile(
+    r"""\b(?:(?:plink|pscp|psftp)(?:\.exe)?\b[^\n]{0,200}?[ \t]-pw[ \t]+"""
+    r"""|ldap(?:search|modify|add|delete|passwd|whoami|compare|modrdn|exop)\b[^\n]{0,200}?[ \t]-w[ \t]*"""
+    r"""|redis-cli\b[^\n]{0,200}?[ \t]-a[ \t]+"""
+    r"""|(?:smbclient|rpcclient|smbcacls|smbget)\b[^\n]{0,200}?[ \t](?:-U|--user)(?:[ \t]+|=)["']?[^\s%'"]{0,256}%)"""
+    r"""(?:'(?P<qvalue>[^'\n]*)'|"(?P<dvalue>[^"\n]*)"|(?P<value>[^\s'"]+))"""
+)
+# wandb login KEY, wandb.login(key="KEY")
+_WANDB = re.compile(
+    r"""\bwandb[ \t]+login\b(?:[ \t]+--?[A-Za-z][\w\-]*(?:=\S+)?)*[ \t]+["']?(?P<value>[A-Za-z0-9_\-]{20,})"""
+    r"""|\bwandb\.login\([^)\n]{0,200}?\bkey[ \t]*=[ \t]*["'](?P<qvalue>[^"'\n]+)["']"""
+)
+# a Cookie or Set-Cookie header: every name=value pair of it is a session secret
+_COOKIE = re.compile(
+    r"""(?i)(?<![\w\-])(?:set-)?cookie["']?[ \t]*[:=][ \t]*["']?(?P<value>[^\s"';=]{1,256}=[^\n"']*[^\s"'])"""
 )
 _IDENTIFIED_BY = re.compile(
     r"""(?i)\bidentified[ \t]+by[ \t]+(?:password[ \t]+)?["'](?P<value>[^"'\n]+)["']"""
@@ -108,6 +138,8 @@ def _named_values(
             before = _NAME_CHARS.search(text, floor, word)
             if before is None or (before.start() == floor and floor > start):
                 continue  # an implausibly long name: not an assignment
+            if before.start() > start and text[before.start() - 1] in "/\\":
+                continue  # a file: "/etc/passwd: absolute path outside …"
             name = text[before.start() : match.end("word")]
         found = _value_span(match)
         if found is not None and secret_value(text[found[0] : found[1]], name_strength(name)):
@@ -161,6 +193,23 @@ _DETECTORS: tuple[tuple[tuple[str, ...], Detector], ...] = (
     (("mysql", "mariadb"), partial(_value_spans, _MYSQL, False)),
     (("curl", "wget", "http", "lftp", "svn"), partial(_value_spans, _USER_PASS, False)),
     (("sshpass", "login"), partial(_value_spans, _DASH_P, False)),
+    (("sshpass",), partial(_value_spans, _SSHPASS, False)),
+    (
+        (
+            "plink",
+            "pscp",
+            "psftp",
+            "ldap",
+            "redis-cli",
+            "smbclient",
+            "rpcclient",
+            "smbcacls",
+            "smbget",
+        ),
+        partial(_value_spans, _CLIENT_OPTION, False),
+    ),
+    (("wandb",), partial(_value_spans, _WANDB, False)),
+    (("cookie",), partial(_value_spans, _COOKIE, False)),
     (("identified",), partial(_value_spans, _IDENTIFIED_BY, False)),
     (("login",), partial(_value_spans, _NETRC, False)),
     (("@",), _emails),
@@ -183,6 +232,104 @@ def _lines_with(text: str, lowered: str, keywords: Iterable[str]) -> set[tuple[i
     return lines
 
 
+# --- secrets spread over lines: one linear pass over the lines ------------------------
+
+_B64_RUN = re.compile(r"[A-Za-z0-9+/]{60}")
+_B64_FULL = re.compile(r"[ \t]*(?P<value>[A-Za-z0-9+/]{60,100}={0,2})[ \t]*")
+_B64_PART = re.compile(r"[ \t]*(?P<value>[A-Za-z0-9+/]{4,100}={0,2})[ \t]*")
+# a netrc entry: a "machine HOST" (or "default") line, then "login X" and "password Y" lines
+_NETRC_PASSWORD = re.compile(r"[ \t]*password[ \t]+(?P<value>\S+)[ \t]*")
+_NETRC_CONTEXT = re.compile(
+    r"[ \t]*(?:machine[ \t]+\S+|default)(?:[ \t]+(?:login|account)[ \t]+\S+)*[ \t]*"
+)
+_PUTTY_PRIVATE = re.compile(r"[ \t]*Private-Lines:[ \t]*(?P<count>\d{1,4})[ \t]*")
+_BLOCK_KEY_DATA = re.compile(r"""[ \t]*["']?client-key-data["']?[ \t]*:[ \t]*[|>]?[-+]?[ \t]*""")
+_NETRC_REACH = 3  # lines between a "machine"/"login" line and its "password" line
+_PUTTY_MAX_LINES = 256
+
+
+def _mixed(value: str) -> bool:
+    """Upper case, lower case and digits: base64 of random bytes, not a hex digest or a word."""
+    return (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+
+
+def _line_bounds(text: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end == -1:
+            yield start, len(text)
+            return
+        yield start, end
+        start = end + 1
+
+
+def _multiline_spans(text: str, lowered: str) -> Iterator[Span]:
+    """Secrets whose lines mean something only together.
+
+    ``.netrc`` entries over lines (``machine`` / ``login`` / ``password``), a PEM key body
+    whose ``BEGIN`` line is outside the text (a run of two or more full base64 lines, or
+    the base64 lines above an ``END ... PRIVATE KEY`` line), the ``Private-Lines: N`` of a
+    PuTTY key and a kubeconfig ``client-key-data:`` given as a block. One pass, linear in
+    the text.
+    """
+    netrc = "password" in lowered and any(w in lowered for w in ("machine", "login", "default"))
+    putty = "Private-Lines" in text
+    block_key = "client-key-data" in lowered
+    key_end = "PRIVATE KEY" in text
+    base64 = key_end or putty or block_key or _B64_RUN.search(text) is not None
+    if not (netrc or putty or block_key or base64):
+        return
+    last_context = -(_NETRC_REACH + 1)
+    run: list[tuple[int, int]] = []  # consecutive full base64 lines
+    part: list[tuple[int, int]] = []  # consecutive base64 lines of any length
+    owed = 0  # lines still to hide: the rest of a PuTTY or kubeconfig key
+    for index, (start, end) in enumerate(_line_bounds(text)):
+        if owed:
+            found = _B64_PART.fullmatch(text, start, end)
+            if found is not None:
+                owed -= 1
+                yield found.start("value"), found.end("value"), REDACTED
+                continue
+            owed = 0
+        if netrc:
+            if _NETRC_CONTEXT.fullmatch(lowered, start, end):
+                last_context = index
+            if index - last_context <= _NETRC_REACH:
+                found = _NETRC_PASSWORD.fullmatch(lowered, start, end)
+                if found is not None and not text.startswith(REDACTED, found.start("value")):
+                    yield found.start("value"), found.end("value"), REDACTED
+        if putty and (found := _PUTTY_PRIVATE.fullmatch(text, start, end)) is not None:
+            owed = min(int(found["count"]), _PUTTY_MAX_LINES)
+        elif block_key and _BLOCK_KEY_DATA.fullmatch(lowered, start, end) is not None:
+            owed = _PUTTY_MAX_LINES
+        if not base64:
+            continue
+        full = _B64_FULL.fullmatch(text, start, end)
+        if full is not None and _mixed(full["value"]):
+            run.append(full.span("value"))
+            part.append(full.span("value"))
+            continue
+        found = _B64_PART.fullmatch(text, start, end)
+        if len(run) >= 2:
+            yield from ((a, b, REDACTED) for a, b in run)
+            if found is not None:  # the last, shorter line of the body
+                yield found.start("value"), found.end("value"), REDACTED
+        run = []
+        if found is not None:
+            part.append(found.span("value"))
+            continue
+        if key_end and _PRIVATE_KEY_END.search(text, start, end):
+            yield from ((a, b, REDACTED) for a, b in part)
+        part = []
+    if len(run) >= 2:
+        yield from ((a, b, REDACTED) for a, b in run)
+
+
 def find_secrets(text: str) -> list[Span]:
     """Spans ``(start, end, replacement)`` of secrets and e-mail addresses in ``text``."""
     lowered = text.lower()
@@ -194,6 +341,7 @@ def find_secrets(text: str) -> list[Span]:
     for keywords, detector in _DETECTORS:
         for start, end in _lines_with(text, lowered, keywords):
             spans.extend(detector(text, lowered, start, end))
+    spans.extend(_multiline_spans(text, lowered))
     return spans
 
 
@@ -249,22 +397,14 @@ def redact(text: str) -> str:
 
 
 def redact_lines(lines: Iterable[str]) -> Iterator[str]:
-    """Redact a stream of lines, one output line per input line.
+    """Redact a sequence of lines, one output line per input line.
 
-    A private key block spans lines, so this keeps state: every line from a
-    ``-----BEGIN ... PRIVATE KEY-----`` marker to its ``END`` marker (or to the
-    end of the input, if the block was cut) becomes ``[REDACTED]``.
+    The lines are redacted together, as one text, so that secrets spread over lines
+    (private key blocks, ``.netrc`` entries, PuTTY keys) are found as by :func:`redact`;
+    a line that itself holds a newline is redacted alone.
     """
-    inside = False
-    for line in lines:
-        if inside:
-            if _PRIVATE_KEY_END.search(line):
-                inside = False
-            yield REDACTED
-            continue
-        if "PRIVATE KEY" in line and _PRIVATE_KEY_BEGIN.search(line):
-            inside = not _PRIVATE_KEY_END.search(line)
-            if inside or _PRIVATE_KEY_BEGIN.match(line.strip()):
-                yield REDACTED
-                continue
-        yield redact(line)
+    batch = list(lines)
+    if any("\n" in line for line in batch):
+        yield from (redact(line) for line in batch)
+        return
+    yield from redact("\n".join(batch)).split("\n") if batch else ()

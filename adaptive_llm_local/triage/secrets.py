@@ -110,6 +110,24 @@ PROVIDERS: tuple[Provider, ...] = (
     _p("Postman key", "PMAK-", rf"{_B}PMAK-[a-f0-9]{{24}}-[a-f0-9]{{34}}"),
     _p("Replicate token", "r8_", rf"{_B}r8_[A-Za-z0-9]{{37}}{_E}"),
     _p("Groq key", "gsk_", rf"{_B}gsk_[A-Za-z0-9]{{48,}}"),
+    _p(
+        "Discord webhook",
+        "/api/webhooks/",
+        r"discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d+/([A-Za-z0-9_\-]{20,})",
+        1,
+    ),
+    _p(
+        "Microsoft Teams webhook",
+        "webhook.office.com outlook.office.com outlook.office365.com",
+        r"(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/([^\s\"'<>]{20,})",
+        1,
+    ),
+    _p(
+        "kubeconfig private key",
+        "client-key-data",
+        r"client-key-data[\"']?[ \t]*:[ \t]*[\"']?([A-Za-z0-9+/]{16,}={0,2})",
+        1,
+    ),
     _p("Discord bot token", "discord",
        rf"{_B}[MNO][A-Za-z0-9]{{23,27}}\.[A-Za-z0-9_\-]{{6}}\.[A-Za-z0-9_\-]{{27,}}"),
 )

@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..agent import ApprovalEvent, DoneEvent, TokenEvent, ToolEvent
+from ..triage import redact
 from ..visible import visible
 from .approval import ApprovalPanel
 from .failures import RUN_THREAD, failure_options, fingerprint, thread_for
@@ -275,7 +276,7 @@ class ChatWidget:
         if not message or self.busy_now:
             return None
         self.input.value = ""
-        self._append(user_html(message))
+        self._append(user_html(redact(message)))  # as the thread keeps it
         thread_id = self.thread_id
         return self._run(lambda: self.llm.stream(message, thread_id=thread_id), thread_id)
 

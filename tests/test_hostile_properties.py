@@ -30,6 +30,8 @@ from adaptive_llm_local.retrieval.ingest import IngestReport, NullProgress, plan
 from adaptive_llm_local.triage import CATEGORIES, redact, triage_file, triage_text
 from adaptive_llm_local.triage.redact import REDACTED
 
+pytestmark = pytest.mark.hostile("hostile files and text")
+
 MARKER = "OUTSIDE-MARKER-91c2"
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,6 +14,8 @@ import pytest
 from adaptive_llm_local.triage import redact
 from adaptive_llm_local.triage.redact import EMAIL, REDACTED, redact_lines
 
+pytestmark = pytest.mark.hostile("redaction formats")
+
 FIXTURE_LOGS = Path(__file__).resolve().parent / "fixtures" / "logs"
 PEM_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0"
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_redact_corpus import MULTILINE_SECRETS, PEM_BODY, SECRETS
 
 from adaptive_llm_local.agent import Agent, ToolEvent
@@ -29,6 +30,8 @@ from adaptive_llm_local.manager import DiagnosisStore, LLMManager
 from adaptive_llm_local.testing import ReplayRun, ScriptedModel, good_answer
 from adaptive_llm_local.triage.redact import REDACTED
 from adaptive_llm_local.widget.messages import diagnosis_html, history_html
+
+pytestmark = pytest.mark.hostile("redaction exits")
 
 FAILURE = (
     "Traceback (most recent call last):\n"

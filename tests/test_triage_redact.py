@@ -8,6 +8,8 @@ import pytest
 
 from adaptive_llm_local.triage import mask, redact, triage_text
 
+pytestmark = pytest.mark.hostile("redaction formats")
+
 SECRETS = {
     "github": "ghp_0123456789abcdefghijABCDEFGHIJklmn",
     "github_fine": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",

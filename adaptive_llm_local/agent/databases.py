@@ -9,6 +9,7 @@ names the file and what to do, never a traceback.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import AgentError
@@ -69,3 +70,25 @@ def probe(conn: sqlite3.Connection) -> None:
     if rows != [("ok",)]:
         problem = "; ".join(str(r[0]) for r in rows[:2])
         raise sqlite3.DatabaseError(f"database disk image is malformed ({problem})")
+
+
+def open_database(path: Path, setup: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+    """A checked connection to ``path`` with ``setup`` done on it, or the one-line error.
+
+    Raises
+    ------
+    DatabaseUnusableError
+        When the folder or file cannot be made, opened, checked (:func:`probe`) or set up.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    except (sqlite3.Error, OSError) as exc:
+        raise database_error(path, exc) from None
+    try:
+        probe(conn)
+        setup(conn)
+    except (sqlite3.Error, OSError) as exc:
+        conn.close()
+        raise database_error(path, exc) from None
+    return conn

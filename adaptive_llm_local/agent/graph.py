@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import approvals, turns
-from .databases import database_error, probe
+from .databases import open_database
 from .state import (
     FINISH,
     AgentState,
@@ -76,19 +76,13 @@ class AgentGraph:
             get_stream_writer()(event)
 
         self._path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        except (sqlite3.Error, OSError) as exc:
-            raise database_error(path, exc) from None
-        try:
-            probe(self._conn)
+
+        def setup(conn: sqlite3.Connection) -> None:
             self._bodies = BodyStore(path)
-            self._saver = SqliteSaver(self._conn, serde=_serializer(self._bodies))
+            self._saver = SqliteSaver(conn, serde=_serializer(self._bodies))
             self._saver.setup()
-        except (sqlite3.Error, OSError) as exc:
-            self._conn.close()
-            raise database_error(path, exc) from None
+
+        self._conn = open_database(path, setup)
         self._lock = threading.Lock()
 
         builder = StateGraph(AgentState)

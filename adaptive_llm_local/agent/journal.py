@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..visible import visible
-from .databases import database_error, probe
+from .databases import open_database
 from .errors import AgentError
 
 AUTHORIZING = ("approved", "automatic")
@@ -214,18 +214,13 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        except (sqlite3.Error, OSError) as exc:
-            raise database_error(path, exc) from None
-        try:
-            probe(self._conn)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+
+        def setup(conn: sqlite3.Connection) -> None:
+            self._conn = conn
+            conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
-        except (sqlite3.Error, OSError) as exc:
-            self._conn.close()
-            raise database_error(path, exc) from None
+
+        self._conn = open_database(path, setup)
 
     def _migrate(self) -> None:
         """Bring the file to :data:`SCHEMA_VERSION`, one numbered migration at a time.

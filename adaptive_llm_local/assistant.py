@@ -40,7 +40,8 @@ class Assistant:
     Parameters
     ----------
     settings
-        What everything was built from (``max_tokens`` bounds every answer).
+        What everything was built from (``max_tokens`` bounds every answer; ``checks`` and
+        ``check_timeout`` govern the diagnoser's machine checks).
     model
         The chat model.
     retriever
@@ -51,7 +52,13 @@ class Assistant:
         self.settings = settings
         self.model = model
         self.retriever = retriever
-        self.diagnoser = Diagnoser(model, retriever, max_tokens=settings.max_tokens)
+        self.diagnoser = Diagnoser(
+            model,
+            retriever,
+            max_tokens=settings.max_tokens,
+            machine_checks=settings.checks,
+            check_timeout=settings.check_timeout,
+        )
 
     @classmethod
     def from_settings(
@@ -72,7 +79,8 @@ class Assistant:
             ``"open"``: use the index if one exists; ``"create"``: create it when
             missing (the manager records every diagnosed failure in it); ``"off"``: none.
         model
-            Another chat model instead of the configured one (tests, other backends).
+            Another chat model instead of the one the registry builds for ``settings``
+            (a scripted model in tests); a new backend goes into ``runtime.registry``.
         on_index_error
             Gets a locked, read-only or mismatched index's error, and the assistant works
             without the index; without it, the error is raised.
@@ -90,9 +98,7 @@ class Assistant:
 
     def load(self) -> None:
         """Load the model now instead of at the first call (a scripted model has nothing to load)."""
-        load = getattr(self.model, "load", None)
-        if callable(load):
-            load()
+        self.model.load()
 
     def diagnose(self, result: TriageResult, *, on_token: TokenCallback | None = None) -> Diagnosis:
         """Explain a triaged log (see :meth:`Diagnoser.diagnose`)."""
@@ -110,17 +116,17 @@ class Assistant:
 
     @property
     def tool_format(self) -> str | None:
-        """How the model calls tools, from its GGUF chat template (``None``: it cannot).
+        """How the model calls tools (``None``: it cannot).
 
-        A model object may declare ``tool_format`` itself (scripted models, servers).
+        The format its backend declares (scripted models, servers), else the one its chat
+        template (a GGUF's) supports.
         """
         from .agent import detect_tool_format
 
-        if hasattr(self.model, "tool_format"):
-            declared: str | None = self.model.tool_format
-            return declared
-        template = getattr(self.model, "chat_template", None)
-        return detect_tool_format(template) if template else None
+        capabilities = self.model.capabilities
+        if capabilities.tool_format is not None:
+            return capabilities.tool_format
+        return detect_tool_format(capabilities.chat_template)
 
     def search(self, query: str, k: int = 4) -> Sequence[Source]:
         """Index hits for the agent's ``search_index`` tool (``[]`` without an index)."""

@@ -179,6 +179,11 @@ class Settings:
     ----------
     home
         Root of all state: ``models/`` and ``index/`` (Chroma and the diagnosis database).
+    backend
+        Which model backend runs the chat model (``runtime.registry.BACKENDS``); ``llama``:
+        a GGUF file on this machine, run by llama.cpp.
+    embed_backend
+        Which model backend computes the index's embeddings (``llama`` unless set).
     model
         Chat GGUF: a path, or a file name inside ``models/``; ``None`` picks the default.
     embed_model
@@ -222,6 +227,8 @@ class Settings:
     """
 
     home: Path = field(default_factory=default_home)
+    backend: str = "llama"
+    embed_backend: str = "llama"
     model: str | None = None
     embed_model: str | None = None
     n_ctx: int = DEFAULT_N_CTX
@@ -254,6 +261,8 @@ class Settings:
         home = _env("HOME")
         values: dict[str, Any] = dict(
             home=Path(home).expanduser() if home else default_home(),
+            backend=_env("BACKEND", "llama"),
+            embed_backend=_env("EMBED_BACKEND", "llama"),
             model=_env("MODEL"),
             embed_model=_env("EMBED_MODEL"),
             n_ctx=_env_int("N_CTX", DEFAULT_N_CTX),

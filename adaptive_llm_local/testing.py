@@ -2,6 +2,8 @@
 
 They never replace the real-model integration tests; they make the rules around the
 model (reconciliation, prompt budget, queueing, caching) testable without sampling.
+:class:`ScriptedModel` implements the same :class:`~adaptive_llm_local.runtime.ChatModel`
+protocol as the real backends (``tests/test_protocols.py`` checks both the same way).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .runtime import Completion
+from .runtime import Completion, ModelCapabilities, ModelDescription
 
 Reply = str | dict[str, Any] | Callable[[Sequence[dict[str, str]]], str | dict[str, Any]]
 
@@ -32,6 +34,8 @@ class ScriptedModel:
         Seconds each call takes (simulates generation time, in the calling thread).
     token_delay
         Seconds between streamed pieces (simulates a model generating token by token).
+    tool_format
+        The tool-call format it declares (``None``: it calls no tools), as a server would.
     """
 
     replies: list[Any] = field(default_factory=list)
@@ -39,10 +43,22 @@ class ScriptedModel:
     n_ctx: int = 4096
     delay: float = 0.0
     token_delay: float = 0.0
+    tool_format: str | None = None
     calls: list[Sequence[dict[str, str]]] = field(default_factory=list)
     max_tokens: list[int] = field(default_factory=list)
     """The ``max_tokens`` each call was given."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """Only the declared tool format: no template, no kept prompts, no embeddings."""
+        return ModelCapabilities(tool_format=self.tool_format)
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def describe(self) -> ModelDescription:
+        return {"backend": "scripted", "name": self.name, "loaded": True, "n_ctx": self.n_ctx}
 
     def count_tokens(self, text: str) -> int:
         return max(1, len(text) // 3)
@@ -53,8 +69,9 @@ class ScriptedModel:
         *,
         max_tokens: int = 384,
         temperature: float = 0.0,
-        schema: dict | None = None,
+        schema: dict[str, Any] | None = None,
         on_token: Callable[[str], None] | None = None,
+        conversation: str | None = None,
     ) -> Completion:
         with self._lock:
             index = min(len(self.calls), len(self.replies) - 1) if self.replies else -1

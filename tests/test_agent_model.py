@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adaptive_llm_local.agent import Agent, SeedContext
+from adaptive_llm_local.config import Settings
 from adaptive_llm_local.models import ModelFile
 
 TRAIN = "import quasarflux_utils\nprint(1)\n"
@@ -24,7 +25,7 @@ INJECTION = (
 def model(model_path: Path) -> Any:
     from adaptive_llm_local.runtime import LocalModel
 
-    return LocalModel(ModelFile(model_path), n_ctx=2048)
+    return LocalModel(ModelFile(model_path), n_ctx=2048, settings=Settings.from_env())
 
 
 class Recorder:
@@ -36,6 +37,10 @@ class Recorder:
         self.name, self.n_ctx = model.name, model.n_ctx
         self.prompts: list[Sequence[dict[str, str]]] = []
         self.answers: list[str] = []
+
+    @property
+    def capabilities(self) -> Any:
+        return self.model.capabilities
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)

@@ -53,3 +53,25 @@ def test_a_broken_index_is_reported_and_left_out(home: Path) -> None:
     )
     assert assistant.retriever is None
     assert len(errors) == 1 and isinstance(errors[0], IndexUnavailableError)
+
+
+@pytest.mark.parametrize("checks", [True, False])
+def test_the_machine_check_settings_reach_the_diagnoser(tmp_path: Path, checks: bool) -> None:
+    missing = tmp_path / "inputs" / "grid.csv"
+    log = (
+        "Traceback (most recent call last):\n"
+        f"FileNotFoundError: [Errno 2] No such file or directory: '{missing}'\n"
+    )
+    settings = Settings(home=tmp_path, checks=checks, check_timeout=2.5)
+    assistant = Assistant.from_settings(settings, model=ScriptedModel(), index="off")
+    assert assistant.diagnoser.machine_checks is checks
+    assert assistant.diagnoser.check_timeout == 2.5
+    names = [c.name for c in assistant.diagnose(triage_text(log)).checks]
+    assert ("path_exists" in names) is checks
+
+
+def test_the_tool_format_is_the_declared_one(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    for declared in ("hermes", None):
+        model = ScriptedModel(tool_format=declared)
+        assert Assistant.from_settings(settings, model=model, index="off").tool_format == declared

@@ -234,10 +234,11 @@ def test_diagnosis_json_round_trip_keeps_every_field() -> None:
 
 @pytest.fixture(scope="module")
 def real_diagnoser(model_path: Path) -> Diagnoser:
+    from adaptive_llm_local.config import Settings
     from adaptive_llm_local.models import ModelFile
     from adaptive_llm_local.runtime import LocalModel
 
-    return Diagnoser(LocalModel(ModelFile(model_path), n_ctx=4096))
+    return Diagnoser(LocalModel(ModelFile(model_path), n_ctx=4096, settings=Settings.from_env()))
 
 
 @pytest.mark.parametrize("name", one_fixture_per_category())

@@ -180,10 +180,11 @@ def test_a_hostile_doc_chunk_cannot_become_the_fix() -> None:
 
 @pytest.fixture(scope="module")
 def real_diagnoser(model_path: Path) -> Diagnoser:
+    from adaptive_llm_local.config import Settings
     from adaptive_llm_local.models import ModelFile
     from adaptive_llm_local.runtime import LocalModel
 
-    return Diagnoser(LocalModel(ModelFile(model_path), n_ctx=4096))
+    return Diagnoser(LocalModel(ModelFile(model_path), n_ctx=4096, settings=Settings.from_env()))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -8,6 +8,7 @@ from typing import Any
 import llama_cpp
 import pytest
 
+from adaptive_llm_local.config import Settings
 from adaptive_llm_local.models import ModelFile
 from adaptive_llm_local.runtime import LocalModel
 
@@ -21,7 +22,7 @@ OTHER = [{"role": "user", "content": "Diagnose: MemoryError\n" * 30}]
 
 @pytest.fixture(scope="module")
 def model(model_path: Path) -> LocalModel:
-    return LocalModel(ModelFile(model_path), n_ctx=2048)
+    return LocalModel(ModelFile(model_path), n_ctx=2048, settings=Settings.from_env())
 
 
 def evaluated(model: LocalModel, messages: list[dict[str, str]], **kwargs: Any) -> tuple[str, int]:

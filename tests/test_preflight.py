@@ -68,7 +68,9 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def _check(model_path: Path) -> preflight.PreflightResult:
-    return preflight.check(ModelFile(model_path), n_gpu_layers=None, n_threads=None)
+    return preflight.check(
+        ModelFile(model_path), n_gpu_layers=None, n_threads=None, settings=Settings.from_env()
+    )
 
 
 def test_a_sigill_in_the_check_gives_a_working_model_with_safe_settings_and_one_notice(
@@ -80,8 +82,9 @@ def test_a_sigill_in_the_check_gives_a_working_model_with_safe_settings_and_one_
 ) -> None:
     monkeypatch.setenv("ADAPTIVE_LLM_PREFLIGHT_FAULT", "default")
     caplog.set_level(logging.WARNING, logger="adaptive_llm_local")
-    chat = LocalModel(ModelFile(model_path), n_ctx=512)
-    embedder = LocalModel(ModelFile(model_path), n_ctx=512, embedding=True)
+    settings = Settings.from_env()
+    chat = LocalModel(ModelFile(model_path), n_ctx=512, settings=settings)
+    embedder = LocalModel(ModelFile(model_path), n_ctx=512, embedding=True, settings=settings)
     answer = chat.chat([{"role": "user", "content": "Name one planet."}], max_tokens=8)
     vectors = embedder.embed(["out of memory", "no module named foo"])
 
@@ -139,7 +142,7 @@ def test_every_step_crashing_raises_a_clear_error_in_process(
     steps = "default,no-extra-bufts,cpu-haswell,cpu-sandybridge,cpu-sse42,cpu-x64"
     monkeypatch.setenv("ADAPTIVE_LLM_PREFLIGHT_FAULT", steps)
     with pytest.raises(LlamaCrashError, match="SIGILL"):
-        LocalModel(ModelFile(model_path), n_ctx=256).load()
+        LocalModel(ModelFile(model_path), n_ctx=256, settings=Settings.from_env()).load()
     assert not list(cache.glob("preflight/*.json"))  # a failure is not remembered
 
 

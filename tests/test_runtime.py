@@ -24,7 +24,7 @@ MESSAGES = [
 
 @pytest.fixture(scope="module")
 def chat_model(model_path: Path) -> LocalModel:
-    return LocalModel(ModelFile(model_path), n_ctx=1024)
+    return LocalModel(ModelFile(model_path), n_ctx=1024, settings=Settings.from_env())
 
 
 def test_construction_does_not_load(model_path: Path) -> None:

@@ -78,7 +78,7 @@ class Agent:
         ``job_name``, ``state``, ``log``); enables ``job_status``, ``/jobs``, ``/log JOB``.
     tool_format
         ``"hermes"``, ``"llama3"`` or ``"json"`` when the model can call tools;
-        ``None`` when it cannot; ``"auto"`` reads the model's ``tool_format`` attribute.
+        ``None`` when it cannot; ``"auto"``: the ``tool_format`` its capabilities declare.
     yolo
         Apply writes without asking. Read at every decision; change it any time.
     redact
@@ -114,7 +114,7 @@ class Agent:
         limits: Limits | None = None,
     ) -> None:
         if tool_format == "auto":
-            tool_format = getattr(model, "tool_format", None)
+            tool_format = model.capabilities.tool_format if model is not None else None
         if tool_format is not None and tool_format not in TOOL_FORMATS:
             raise AgentError(
                 f"unknown tool-call format {tool_format!r}; use one of {', '.join(TOOL_FORMATS)} or None"

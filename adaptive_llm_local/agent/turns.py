@@ -304,7 +304,7 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     # a model that can keep a conversation's evaluated prompt gets the thread as the key,
     # so a diagnosis between two turns does not cost the next turn its prompt cache
     keep: dict[str, Any] = {}
-    if getattr(deps.model, "keeps_conversations", False):
+    if deps.model.capabilities.keeps_conversations:
         keep["conversation"] = f"{deps.toolbox.sandbox.root}:{thread_id}"
     try:
         completion = deps.model.chat(
@@ -317,12 +317,12 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     except _Stopped:
         return {"messages": [*searched, _stopped_reply(shown.redact(shown.text))], "pending": []}
     show(shown.rest())
-    text = str(getattr(completion, "text", completion)).strip()
+    text = completion.text.strip()
     calls: list[ToolCall] = []
     visible = text
     if deps.tool_format is not None:
         visible, calls = parse_tool_calls(text, deps.tool_format, f"m{len(thread)}")
-    cut = int(getattr(completion, "completion_tokens", 0) or 0) >= deps.max_tokens
+    cut = completion.completion_tokens >= deps.max_tokens
     checked = ground_reply(deps.redact(visible), thread_corpus(thread), cut=cut)
     visible = checked.shown
     if not visible and not calls:

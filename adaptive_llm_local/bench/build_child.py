@@ -24,7 +24,9 @@ TEXT = (
 
 def main() -> int:
     settings = Settings.from_env()
-    model = LocalModel(resolve_chat_model(settings), n_ctx=2048, n_threads=settings.n_threads)
+    model = LocalModel(
+        resolve_chat_model(settings), n_ctx=2048, n_threads=settings.n_threads, settings=settings
+    )
     model.load()
     model.chat([{"role": "user", "content": "warm up"}], max_tokens=4)
     prompt, generation = [], []

@@ -22,7 +22,7 @@ from ..agent import Agent, SeedContext
 from ..config import Settings
 from ..diagnose import SYSTEM_PROMPT
 from ..models import resolve_chat_model
-from ..runtime import LocalModel
+from ..runtime import LocalModel, ModelCapabilities, ModelDescription
 from . import Report, median
 
 ROUNDS = 3
@@ -39,8 +39,14 @@ class FirstToken:
         self.last: tuple[list[dict[str, str]], float] | None = None
 
     @property
-    def keeps_conversations(self) -> bool:
-        return self.model.keeps_conversations
+    def capabilities(self) -> ModelCapabilities:
+        return self.model.capabilities
+
+    def load(self) -> object:
+        return self.model.load()
+
+    def describe(self) -> ModelDescription:
+        return self.model.describe()
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
@@ -111,7 +117,9 @@ def _diagnosis(model: LocalModel, i: int) -> None:
 
 def run(report: Report) -> None:
     settings = Settings.from_env()
-    model = LocalModel(resolve_chat_model(settings), n_ctx=4096, n_threads=settings.n_threads)
+    model = LocalModel(
+        resolve_chat_model(settings), n_ctx=4096, n_threads=settings.n_threads, settings=settings
+    )
     timed = FirstToken(model)
     follow: list[float] = []
     cold: list[float] = []

@@ -64,7 +64,7 @@ def run(report: Report) -> None:
             {"role": "user", "content": f"Job {4711 + i} failed.\n" + PROMPT[1]["content"]},
         ]
 
-    ours = LocalModel(model_file, n_ctx=2048, n_threads=settings.n_threads)
+    ours = LocalModel(model_file, n_ctx=2048, n_threads=settings.n_threads, settings=settings)
     cold = first_token(ours, variant(0))
     warm_new = median([first_token(ours, variant(i)) for i in range(1, ROUNDS + 1)])
     warm_same = median([first_token(ours, variant(1)) for _ in range(ROUNDS)])

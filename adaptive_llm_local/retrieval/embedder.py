@@ -1,8 +1,8 @@
-"""Embeddings for the index, computed by the local llama.cpp model (``runtime``).
+"""Embeddings for the index, computed by the configured embedding model (``runtime``).
 
 The index never lets Chroma embed anything itself: vectors come from here, in batches,
-and the model's id (file name and size) and dimension are recorded with each collection
-so an index built with another model is recognised.
+and the model's id (for a GGUF its file name and size) and dimension are recorded with
+each collection so an index built with another model is recognised.
 
 Quality trade-off: a dedicated embedding GGUF (``*embed*.gguf`` in ``models/`` or
 ``ADAPTIVE_LLM_EMBED_MODEL``) is trained for similarity; the default chat model's
@@ -16,10 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol, cast
 
 from ..config import Settings
+from ..runtime.types import EmbeddingModel
 
 BATCH_SIZE = 16
 """Most texts per llama.cpp call (and per Chroma write in ingestion)."""
@@ -35,26 +34,6 @@ GPU_BATCH_CHARS = 8000
 """On a GPU the quadratic part is cheap and bigger batches pay off."""
 
 
-class EmbeddingModel(Protocol):
-    """What the index needs from a model (``runtime.LocalModel`` loaded for embeddings)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
-
-    def embedding_dim(self) -> int: ...
-
-
-def model_id_of(path: Path) -> str:
-    """An id that changes when the GGUF does: its file name and size in bytes."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0
-    return f"{path.name}#{size}"
-
-
 @dataclass
 class EmbedStats:
     """Counters for benchmarks and ``index stats``."""
@@ -65,34 +44,30 @@ class EmbedStats:
 
 
 class Embedder:
-    """Batched embeddings from a local model, loaded on first use.
+    """Batched embeddings from an embedding model, which loads on first use.
 
     Parameters
     ----------
     model
-        A model loaded for embeddings, or a zero-argument function returning one (so
-        opening an index does not load a model until something must be embedded).
-    model_id
-        Recorded with every collection; see :func:`model_id_of`.
+        A model built for embeddings (``capabilities.embeds``); building one loads
+        nothing, so opening an index does not load a model until something is embedded.
     batch_size
         Texts per model call.
+    batch_chars
+        Most characters per model call; ``None``: :data:`CPU_BATCH_CHARS`, or
+        :data:`GPU_BATCH_CHARS` when the model runs on a GPU.
     """
 
     def __init__(
         self,
-        model: EmbeddingModel | Callable[[], EmbeddingModel],
-        model_id: str,
+        model: EmbeddingModel,
         *,
         batch_size: int = BATCH_SIZE,
         batch_chars: int | None = None,
     ) -> None:
-        self._model: EmbeddingModel | None = None
-        self._factory: Callable[[], EmbeddingModel] | None = None
-        if hasattr(model, "embed"):
-            self._model = cast("EmbeddingModel", model)
-        else:
-            self._factory = model
-        self.model_id = model_id
+        self.model = model
+        self.model_id = model.model_id
+        """Recorded with every collection (see ``EmbeddingModel.model_id``)."""
         self.batch_size = max(1, batch_size)
         self._batch_chars = batch_chars
         self.stats = EmbedStats()
@@ -100,24 +75,10 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, batch_size: int = BATCH_SIZE) -> Embedder:
-        """The configured embedding model: a dedicated embedding GGUF, else the chat model."""
-        from ..models import resolve_chat_model, resolve_embed_model
+        """The configured embedding model (the registry's: a dedicated GGUF, else the chat one)."""
+        from ..runtime import get_embedding_model
 
-        model_file = resolve_embed_model(settings) or resolve_chat_model(settings)
-
-        def load() -> EmbeddingModel:
-            from ..runtime import get_embedding_model
-
-            return get_embedding_model(settings)
-
-        return cls(load, model_id_of(model_file.path), batch_size=batch_size)
-
-    @property
-    def model(self) -> EmbeddingModel:
-        if self._model is None:
-            assert self._factory is not None
-            self._model = self._factory()
-        return self._model
+        return cls(get_embedding_model(settings), batch_size=batch_size)
 
     @property
     def dim(self) -> int:
@@ -130,8 +91,7 @@ class Embedder:
     def batch_chars(self) -> int:
         """Most characters per model call: small on a CPU, large with GPU offload."""
         if self._batch_chars is None:
-            describe = getattr(self.model, "describe", None)
-            on_gpu = bool(describe().get("gpu_offload_used")) if callable(describe) else False
+            on_gpu = self.model.describe().get("gpu_offload_used", False)
             self._batch_chars = GPU_BATCH_CHARS if on_gpu else CPU_BATCH_CHARS
         return self._batch_chars
 

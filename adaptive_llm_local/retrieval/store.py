@@ -43,8 +43,9 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
     Parameters
     ----------
     embed
-        Function from texts to unit vectors; ``None`` builds the configured embedder
-        lazily on the first call.
+        Function from texts to unit vectors (the index's embedder); ``None`` (a function
+        Chroma rebuilt from a collection's stored configuration, which holds no settings)
+        embeds nothing: calling it raises :class:`IndexUnavailableError`.
     model_id, dim
         The embedding model recorded in the collection configuration.
     """
@@ -61,10 +62,11 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def __call__(self, input: Documents) -> Embeddings:
         if self._embed is None:
-            from ..config import Settings
-            from .embedder import Embedder
-
-            self._embed = Embedder.from_settings(Settings.from_env()).embed
+            raise IndexUnavailableError(
+                f"This collection's embedding function (model {self.model_id or 'unknown'}) "
+                "has no model: pass vectors, or open the index through "
+                "adaptive_llm_local.retrieval.Index, which embeds with the configured model."
+            )
         import numpy as np
 
         return [np.asarray(v, dtype=np.float32) for v in self._embed(list(input))]

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..config import Settings
 from ..errors import ConfigError
 from . import build as llama_build
 from .preflight_plan import LoadPlan
@@ -30,7 +29,9 @@ def load_backends(cpu_variant: str | None) -> None:
 
     llama.cpp only searches the Python executable's folder and the working directory for
     them, never llama-cpp-python's ``lib`` folder, so they are loaded from there by hand.
-    A single-variant build registers its backend by itself.
+    A single-variant build registers its backend by itself. ``cpu_variant`` is the one the
+    caller's settings pin (``Settings.cpu_variant``, or a start-up check's fallback);
+    ``None`` lets llama.cpp choose the best this CPU runs.
     """
     with _BACKENDS_LOCK:
         if _BACKENDS:
@@ -46,7 +47,6 @@ def load_backends(cpu_variant: str | None) -> None:
         if folder is None or not llama_build.cpu_variants(folder):
             _BACKENDS["cpu_variant"] = None
             return
-        cpu_variant = cpu_variant or Settings.from_env().cpu_variant
         # the very libggml that libllama loaded: wheels hold copies, not links, of
         # libggml.so and libggml.so.0, and a second copy would keep a registry of its own
         linked = llama_build.mapped_library(llama_build.process_maps(), "libggml")

@@ -15,9 +15,9 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..config import default_threads
+from ..config import Settings, default_threads
 from ..errors import ModelCorruptError
 from ..gguf import read_string
 from ..models import ModelFile, check_header
@@ -26,10 +26,7 @@ from .backends import quiet_stderr as _quiet_stderr
 from .context_check import check_context_fits, context_failed
 from .kept_prompts import KeptPrompts
 from .preflight_plan import LoadPlan, PreflightResult
-from .types import Completion, Message, TokenCallback
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from .types import Completion, Message, ModelCapabilities, ModelDescription, TokenCallback
 
 # llama.cpp contexts must not be used from two threads at once; one lock for all of them
 # also keeps the CPU from being oversubscribed by a chat and an embedding call together.
@@ -53,19 +50,23 @@ def _llama_cpp(cpu_variant: str | None = None) -> Any:
     return llama_cpp
 
 
-def llama_version() -> str:
-    """Version of the installed llama-cpp-python."""
-    return str(_llama_cpp().__version__)
+def llama_version(cpu_variant: str | None = None) -> str:
+    """Version of the installed llama-cpp-python.
+
+    This and the other build questions load llama.cpp's backends when nothing has yet:
+    ``cpu_variant`` is the one ``Settings.cpu_variant`` pins (``None``: llama.cpp's choice).
+    """
+    return str(_llama_cpp(cpu_variant).__version__)
 
 
-def gpu_offload_supported() -> bool:
+def gpu_offload_supported(cpu_variant: str | None = None) -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan, ...)."""
-    return bool(_llama_cpp().llama_supports_gpu_offload())
+    return bool(_llama_cpp(cpu_variant).llama_supports_gpu_offload())
 
 
-def system_info() -> str:
+def system_info(cpu_variant: str | None = None) -> str:
     """llama.cpp's own summary of the CPU/GPU features it was built with."""
-    info = _llama_cpp().llama_print_system_info()
+    info = _llama_cpp(cpu_variant).llama_print_system_info()
     return info.decode() if isinstance(info, bytes) else str(info)
 
 
@@ -88,8 +89,9 @@ class LocalModel:
         Load settings to use as they are; ``None`` asks the start-up check
         (:mod:`adaptive_llm_local.runtime.preflight`) for settings that do not crash this CPU.
     settings
-        Where the start-up check keeps its results and what it may try
-        (``None``: from the environment).
+        Where the start-up check keeps its results, what it may try and the pinned CPU
+        variant; ``None``: ``Settings()``'s defaults. The environment is read by the front
+        ends only (``Settings.from_env()``), never here.
     kept_conversations
         How many conversations' evaluated prompts are kept while other prompts use the
         model (see :mod:`.kept_prompts`); 0 keeps none.
@@ -110,7 +112,7 @@ class LocalModel:
     ) -> None:
         self.model = model
         self.plan = plan
-        self.settings = settings
+        self.settings = settings if settings is not None else Settings()
         self.preflight: PreflightResult | None = None
         self.n_ctx = n_ctx
         self.requested_gpu_layers = n_gpu_layers
@@ -132,19 +134,39 @@ class LocalModel:
         return read_string(self.model.path, "tokenizer.chat_template")
 
     @property
-    def keeps_conversations(self) -> bool:
-        """Whether :meth:`chat` takes ``conversation=`` to keep a conversation's prompt."""
-        return self.kept.capacity > 0
+    def model_id(self) -> str:
+        """An id that changes when the GGUF does: its file name and size in bytes."""
+        try:
+            size = self.model.path.stat().st_size
+        except OSError:
+            size = 0
+        return f"{self.model.name}#{size}"
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """A GGUF's chat template (its tool-call format is detected by the agent's rules);
+        conversations kept when ``kept_conversations`` allows; embeddings when built for them."""
+        return ModelCapabilities(
+            chat_template=None if self.embedding else self.chat_template,
+            keeps_conversations=self.kept.capacity > 0,
+            embeds=self.embedding,
+            local_file=self.model,
+        )
 
     @property
     def loaded(self) -> bool:
         return self._llama is not None
 
     @property
+    def cpu_variant(self) -> str | None:
+        """The CPU variant llama.cpp's backends load with: the plan's, else the pinned one."""
+        return self.plan.cpu_variant if self.plan is not None else self.settings.cpu_variant
+
+    @property
     def n_gpu_layers(self) -> int:
         if self.requested_gpu_layers is not None:
             return self.requested_gpu_layers
-        return -1 if gpu_offload_supported() else 0
+        return -1 if gpu_offload_supported(self.cpu_variant) else 0
 
     def load(self) -> Any:
         """Load the model if needed and return the ``Llama`` object.
@@ -230,7 +252,11 @@ class LocalModel:
     # --- chat -------------------------------------------------------------------------
 
     def _completion_kwargs(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, schema: dict | None
+        self,
+        messages: Sequence[Message],
+        max_tokens: int,
+        temperature: float,
+        schema: dict[str, Any] | None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "messages": list(messages),
@@ -250,7 +276,7 @@ class LocalModel:
         *,
         max_tokens: int = 384,
         temperature: float = 0.0,
-        schema: dict | None = None,
+        schema: dict[str, Any] | None = None,
         stats: Completion | None = None,
         conversation: str | None = None,
     ) -> Generator[str, None, None]:
@@ -295,7 +321,7 @@ class LocalModel:
         *,
         max_tokens: int = 384,
         temperature: float = 0.0,
-        schema: dict | None = None,
+        schema: dict[str, Any] | None = None,
         on_token: TokenCallback | None = None,
         conversation: str | None = None,
     ) -> Completion:
@@ -325,7 +351,7 @@ class LocalModel:
         *,
         max_tokens: int = 384,
         temperature: float = 0.0,
-        schema: dict | None = None,
+        schema: dict[str, Any] | None = None,
         on_token: TokenCallback | None = None,
     ) -> Completion:
         """:meth:`chat` in a worker thread: the event loop keeps running meanwhile."""
@@ -344,7 +370,7 @@ class LocalModel:
         *,
         max_tokens: int = 384,
         temperature: float = 0.0,
-        schema: dict | None = None,
+        schema: dict[str, Any] | None = None,
     ) -> AsyncIterator[str]:
         """Async iterator over answer pieces, generated in a worker thread."""
         loop = asyncio.get_running_loop()
@@ -397,19 +423,21 @@ class LocalModel:
 
     # --- introspection ----------------------------------------------------------------
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ModelDescription:
         """What ``doctor`` prints: path, sizes, offload, threads, context."""
         threads = self.n_threads
         if self._llama is not None:
             threads = getattr(self._llama, "n_threads", threads)
+        offload = gpu_offload_supported(self.cpu_variant)
         return {
+            "backend": "llama",
             "path": str(self.model.path),
             "loaded": self.loaded,
             "n_ctx": self.n_ctx,
             "n_gpu_layers": self.n_gpu_layers,
-            "gpu_offload_supported": gpu_offload_supported(),
-            "gpu_offload_used": gpu_offload_supported() and self.n_gpu_layers != 0,
-            "n_threads": threads or default_threads(),
+            "gpu_offload_supported": offload,
+            "gpu_offload_used": offload and self.n_gpu_layers != 0,
+            "n_threads": int(threads or default_threads()),
             "load_seconds": self.load_seconds,
             "load_settings": self.plan.describe() if self.plan else None,
             "preflight": self.preflight.summary() if self.preflight else None,

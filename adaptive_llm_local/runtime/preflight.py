@@ -53,12 +53,14 @@ def check(
     n_gpu_layers: int | None,
     n_threads: int | None,
     embedding: bool = False,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> PreflightResult:
     """The settings that load ``model`` safely on this CPU (checked once, then cached).
 
     The child embeds a text of a few dozen tokens (a batched decode) and, unless
-    ``embedding`` says the model only embeds, also decodes a chat prompt.
+    ``embedding`` says the model only embeds, also decodes a chat prompt. ``settings``
+    say whether to check, how long it may take, the pinned CPU variant and where results
+    are kept (the caller's, never re-read from the environment here).
 
     Raises
     ------
@@ -67,7 +69,6 @@ def check(
     ConfigError
         When ``ADAPTIVE_LLM_CPU_VARIANT`` names a variant this build does not have.
     """
-    settings = settings or Settings.from_env()
     variants = llama_build.cpu_variants(llama_build.lib_dir())
     pinned = validated_variant(settings.cpu_variant, variants)
     if not settings.preflight:
@@ -89,6 +90,7 @@ def check(
                 "n_gpu_layers": n_gpu_layers,
                 "n_threads": n_threads,
                 "embedding": embedding,
+                "fault": settings.preflight_fault,  # the test hook travels with the request
             }
             result = run_ladder(key, ladder(cpu, variants, pinned), request, settings)
             _announce(result, cpu)

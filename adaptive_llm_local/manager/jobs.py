@@ -8,6 +8,7 @@ and grouping diagnoses by failure signature.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ class FailedJob:
     seen_at: float = field(default_factory=time.time)
 
     @classmethod
-    def from_entry(cls, entry: dict[str, Any], ordinal: int) -> FailedJob:
+    def from_entry(cls, entry: Mapping[str, Any], ordinal: int) -> FailedJob:
+        """The job of one entry; ``ordinal`` counts the entries without a job id before it
+        (use :func:`failed_jobs`, which counts them)."""
         job_id = entry.get("job_id")
         job_name = entry.get("job_name")
         key = str(job_id) if job_id is not None else f"{job_name}#never-started-{ordinal}"
@@ -45,6 +48,20 @@ class FailedJob:
             output_logs=tuple(str(p) for p in entry.get("output_logs") or ()),
             fname=str(fname) if not isinstance(fname, list) else ",".join(map(str, fname)),
         )
+
+
+def failed_jobs(entries: Sequence[Mapping[str, Any]], start: int = 0) -> Iterator[FailedJob]:
+    """The entries of ``database_manager.failed`` from index ``start`` on, as jobs.
+
+    The one place a job's key is made: its job id, or for a job that never started (no id)
+    ``<job_name>#never-started-<k>``, ``k`` counting the entries without an id before it.
+    The list only grows, so a key never changes.
+    """
+    ordinal = sum(1 for entry in entries[:start] if entry.get("job_id") is None)
+    for entry in entries[start:]:
+        yield FailedJob.from_entry(entry, ordinal)
+        if entry.get("job_id") is None:
+            ordinal += 1
 
 
 def find_logs(job: FailedJob, move_old_logs_to: Path | None) -> list[Path]:

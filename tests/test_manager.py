@@ -351,6 +351,29 @@ def test_a_never_started_job_has_one_key_and_can_be_diagnosed_again(tmp_path: Pa
     asyncio.run(main())
 
 
+def test_jobs_that_share_a_diagnosis_keep_the_facts_of_their_own_log(tmp_path: Path) -> None:
+    model = ScriptedModel([ANSWER])
+
+    async def main() -> LLMManager:
+        run = FakeRun(tmp_path)
+        llm = make_manager(run, model, tmp_path)
+        run.start()
+        llm.start()
+        run.fail("missing", job_id="21")
+        run.fail("missing", job_id="22")
+        await wait_for(lambda: len(llm.diagnoses) == 2)
+        llm.cancel()
+        return llm
+
+    llm = asyncio.run(main())
+    assert llm.model_calls == 1
+    for job_id in ("21", "22"):
+        facts = llm.diagnoses[job_id].facts
+        assert facts is not None and facts.get("module") == "fancy_solver"
+        assert facts.get("last_output") == f"starting job {job_id} at step {int(job_id) - 20}"
+        assert facts.user_frames() == (("job.py", 3),)
+
+
 def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(
     tmp_path: Path,
 ) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..diagnose import Diagnosis
 from ..triage import TriageResult
+from ..triage.facts import extract_facts
 
 LOGS_MISSING_SIGNATURE = "logs-missing"
 _SEVERITY = {"none": 0, "unknown": 1}
@@ -164,7 +165,9 @@ def group_by_signature(diagnoses: dict[str, Diagnosis]) -> list[dict[str, Any]]:
 
 
 def for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diagnosis:
-    """A copy of a (possibly shared) diagnosis that names this job and its own log lines."""
+    """A copy of a (possibly shared) diagnosis that names this job, its own log lines and
+    the facts of its own log."""
+    own_log = diagnosis.log_path == result.source
     return replace(
         diagnosis,
         job_id=job.job_id,
@@ -172,9 +175,8 @@ def for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diagn
         log_path=result.source,
         key_line=result.key_line,
         key_line_number=result.key_line_number,
-        evidence=list(result.evidence)
-        if diagnosis.log_path != result.source
-        else diagnosis.evidence,
+        evidence=diagnosis.evidence if own_log else list(result.evidence),
+        facts=diagnosis.facts if own_log and diagnosis.facts is not None else extract_facts(result),
     )
 
 

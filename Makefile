@@ -50,12 +50,12 @@ bench: $(STAMP) $(MODEL) ## Print performance ratios measured side by side in on
 bundle: $(STAMP) $(MODEL) ## Write dist/adaptive-llm-local-offline-*.tar: wheels, model, install.sh
 	$(PY) -m adaptive_llm_local.install.bundle --out dist
 
-lint: $(STAMP) ## ruff (incl. one module per heavy import), the layer check, mypy, the model-seam check
+lint: $(STAMP) ## ruff (incl. one module per heavy import), the layer check, mypy, the model-seam and category checks
 	$(VENV)/bin/ruff check adaptive_llm_local tests
 	$(VENV)/bin/ruff format --check adaptive_llm_local tests
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_lint_models.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_lint_models.py tests/test_category_completeness.py
 
 doctor: $(STAMP) ## Show model, llama.cpp build, GPU offload and index location
 	$(VENV)/bin/adaptive-llm-local doctor

@@ -11,11 +11,11 @@ from adaptive_llm_local.agent.edits import as_replacement, check_compiles, propo
 from adaptive_llm_local.agent.fixes import (
     fix_indentation,
     format_slurm_time,
-    frames_in,
     parse_slurm_time,
     raise_limits,
-    user_frame,
 )
+from adaptive_llm_local.triage import triage_file
+from adaptive_llm_local.triage.facts import Fact, Facts, extract_facts
 
 LOGS = Path(__file__).parent / "fixtures" / "logs" / "syntax_error"
 TEN = "".join(f"v{i} = {i}\n" for i in range(20))
@@ -91,23 +91,19 @@ def test_fix_indentation_on_the_fixture_logs(tmp_path: Path) -> None:
     assert fix_indentation("ok.py", "x = 1\n", 7) is None
 
 
-def test_frames_and_the_user_frame() -> None:
-    log = (LOGS / "imported_module.log").read_text()
-    frames = frames_in(log)
-    assert frames == [
-        ("/tmp/adaptive-llm-fixtures/run-49213/main.py", 2),
+def test_the_user_frames_a_fix_starts_from_are_triages_facts() -> None:
+    """/fix and the chat's seed take the failing line from triage's facts (the user's
+    frame, then its caller), not from a parser of their own."""
+    frames = extract_facts(triage_file(LOGS / "imported_module.log")).user_frames()
+    assert frames == (
         ("/tmp/adaptive-llm-fixtures/run-49213/helpers.py", 2),
-    ]
-    inside = {"/tmp/adaptive-llm-fixtures/run-49213/main.py": "main.py"}
-    assert user_frame(frames, inside.get) == ("main.py", 2)
-    library = [("/usr/lib/python3.11/site-packages/x.py", 3), *frames]
-    assert user_frame(reversed(library), lambda p: p) == (
-        "/tmp/adaptive-llm-fixtures/run-49213/main.py",
-        2,
+        ("/tmp/adaptive-llm-fixtures/run-49213/main.py", 2),
     )
-    assert frames_in((LOGS / "tab_error.log").read_text()) == [
-        ("/tmp/adaptive-llm-fixtures/run-76292/tabs.py", 3)
-    ]
+    assert extract_facts(triage_file(LOGS / "tab_error.log")).user_frames() == (
+        ("/tmp/adaptive-llm-fixtures/run-76292/tabs.py", 3),
+    )
+    no_file = Facts((Fact("frame_file", "<string>", 4), Fact("frame_line", "1", 4)))
+    assert no_file.user_frames() == ()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,37 @@ def test_a_failed_jobs_thread_starts_from_its_stored_diagnosis(tmp_path: Path) -
         await llm.chat("/ls")
         assert llm.threads() == ["run", "7"]
         assert [h.kind for h in await llm.history(None)] == ["command", "step"]
+        llm.conversations.close()
+
+    asyncio.run(main())
+
+
+def test_the_seed_reads_the_code_the_diagnosis_names_without_reading_the_log_for_it(
+    tmp_path: Path,
+) -> None:
+    """The failing line comes from the diagnosis's facts (triage's, carried through the
+    store into the seed); only a diagnosis stored before facts were kept (``facts=None``)
+    has triage read them from the log's tail."""
+    model = ScriptedModel([ANSWER])
+
+    async def main() -> None:
+        llm, run = make(tmp_path, model)
+        entry = run.fail(tab_log(run.workdir), job_id="7")
+        stored = await llm.diagnose("7")
+        assert stored.facts is not None
+        assert stored.facts.user_frames()[0] == (f"{run.workdir}/tabs.py", 4)
+        assert llm.store.get_diagnosis(stored.signature).facts == stored.facts  # type: ignore[union-attr]
+        # the log changes afterwards: the seed still shows the line that was diagnosed
+        log = Path(entry["output_logs"][0])
+        log.write_text(tab_log(run.workdir).replace("line 4", "line 2"))
+        context = await llm.conversations.seed_context("7")
+        assert context is not None and context.facts == stored.facts
+        seeded = await llm.agent.seed_thread("7", context)
+        assert seeded.steps[2].label == "tabs.py:1-4" and seeded.steps[2].args["end_line"] == 12
+        # a diagnosis from before facts were kept: triage reads them from the log
+        before_facts = dataclasses.replace(context, job_id="8", facts=None)
+        reseeded = await llm.agent.seed_thread("8", before_facts)
+        assert reseeded.steps[2].args["end_line"] == 10
         llm.conversations.close()
 
     asyncio.run(main())

@@ -108,6 +108,46 @@ def test_sentences_split_at_full_stops_but_not_inside_code_or_abbreviations() ->
 
 
 @pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        (  # a diagnosis's model sentence (one line: the schema allows no line break)
+            "The job failed. Run `python -m py_compile a.py`. Use e.g. Python 3. Then resubmit",
+            [
+                "The job failed.",
+                "Run `python -m py_compile a.py`.",
+                "Use e.g. Python 3.",
+                "Then resubmit",
+            ],
+        ),
+        (  # a chat answer: citations, lines, a list, a blank line
+            "Line 4 of tabs.py has a tab [1]. Indent it with spaces.\n\nCheck:\n- the path\n- the quota",
+            [
+                "Line 4 of tabs.py has a tab [1].",
+                "Indent it with spaces.",
+                "Check:",
+                "- the path",
+                "- the quota",
+            ],
+        ),
+        (
+            "It failed [2].\r\nRun `df -h` [3]. [4] says so.",
+            ["It failed [2].", "Run `df -h` [3].", "[4] says so."],
+        ),
+        ("Open `a.py. B` first. 3 jobs failed!", ["Open `a.py. B` first.", "3 jobs failed!"]),
+        ("See tabs.py. then resubmit", ["See tabs.py. then resubmit"]),  # no capital: one sentence
+        ("", []),
+    ],
+)
+def test_one_splitter_cuts_diagnoses_and_chat_answers_alike(text: str, pieces: list[str]) -> None:
+    """The model sentences of a diagnosis and of a chat answer are the same pieces."""
+    from adaptive_llm_local.agent.grounding import answer_sentences
+
+    assert split_sentences(text) == pieces
+    assert [s["text"] for s in answer_sentences(text, [])] == pieces
+    assert all(piece in text for piece in pieces)  # a withheld piece is cut out of the text
+
+
+@pytest.mark.parametrize(
     "command",
     [
         "rm -rf ~",

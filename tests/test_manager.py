@@ -300,6 +300,80 @@ def test_diagnose_on_demand_by_job_id(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+class NamedLogs:
+    """The part of a scheduler that names job logs (``<job_name>-<job id>.out``)."""
+
+    _JOB_ID_VARIABLE = "${JOB_ID}"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def output_fnames(self, name: str) -> list[str]:
+        return [str(self.folder / f"{name}-{self._JOB_ID_VARIABLE}.out")]
+
+    def queue(self) -> dict[str, Any]:
+        return {}
+
+
+def test_a_never_started_job_has_one_key_and_can_be_diagnosed_again(tmp_path: Path) -> None:
+    """A job that died before reporting its id is keyed the same by the scan, by
+    ``diagnose`` and by the chat, so ``diagnose(key, refresh=True)`` finds it."""
+    model = ScriptedModel([ANSWER])
+
+    async def main() -> None:
+        run = FakeRun(tmp_path)
+        run.scheduler = NamedLogs(tmp_path)  # type: ignore[attr-defined]
+        llm = make_manager(run, model, tmp_path)
+        run.start()
+        llm.start()
+        run.fail("key", job_id="5")
+        lost = tmp_path / "lost-99.out"
+        lost.write_text(TRACEBACKS["zero"])
+        entry = {**run.database_manager.failed[0], "job_id": None, "job_name": "lost"}
+        run.database_manager.failed.append({**entry, "log_fname": None, "output_logs": []})
+        key = "lost#never-started-0"
+        await wait_for(lambda: key in llm.diagnoses)
+        first = llm.diagnoses[key]
+        assert (first.category, first.log_path, first.job_id) == (
+            "python_exception",
+            str(lost),
+            None,
+        )
+        calls = len(model.calls)
+        again = await llm.diagnose(key, refresh=True)
+        assert len(model.calls) == calls + 1 and again is not first
+        assert (again.category, again.log_path) == ("python_exception", str(lost))
+        assert llm.diagnoses[key] is again and set(llm.diagnoses) == {"5", key}
+        context = await llm.conversations.seed_context(key)
+        assert context is not None and (context.job_id, context.log_path) == (key, str(lost))
+        llm.cancel()
+
+    asyncio.run(main())
+
+
+def test_jobs_that_share_a_diagnosis_keep_the_facts_of_their_own_log(tmp_path: Path) -> None:
+    model = ScriptedModel([ANSWER])
+
+    async def main() -> LLMManager:
+        run = FakeRun(tmp_path)
+        llm = make_manager(run, model, tmp_path)
+        run.start()
+        llm.start()
+        run.fail("missing", job_id="21")
+        run.fail("missing", job_id="22")
+        await wait_for(lambda: len(llm.diagnoses) == 2)
+        llm.cancel()
+        return llm
+
+    llm = asyncio.run(main())
+    assert llm.model_calls == 1
+    for job_id in ("21", "22"):
+        facts = llm.diagnoses[job_id].facts
+        assert facts is not None and facts.get("module") == "fancy_solver"
+        assert facts.get("last_output") == f"starting job {job_id} at step {int(job_id) - 20}"
+        assert facts.user_frames() == (("job.py", 3),)
+
+
 def test_manager_stops_after_the_run_finishes_and_diagnoses_the_last_failures(
     tmp_path: Path,
 ) -> None:

@@ -97,7 +97,7 @@ def test_the_store_keeps_sentences_and_still_loads_rows_from_before_them(tmp_pat
     assert store.get_diagnosis("0123456789abcdef") == grounded_diagnosis()
 
     old = grounded_diagnosis().to_json()
-    for key in ("cause", "fix", "checks", "grounding"):
+    for key in ("cause", "fix", "checks", "grounding", "facts"):
         del old[key]
     old["signature"] = "fedcba9876543210"
     with sqlite3.connect(tmp_path / "state.sqlite3") as db:
@@ -107,6 +107,7 @@ def test_the_store_keeps_sentences_and_still_loads_rows_from_before_them(tmp_pat
         )
     loaded = store.get_diagnosis("fedcba9876543210")
     assert loaded is not None and loaded.cause == [] and loaded.checks == []
+    assert loaded.facts is None  # stored before facts were kept: the chat's seed reads the log
     assert loaded.root_cause == grounded_diagnosis().root_cause
 
 

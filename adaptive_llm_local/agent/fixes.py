@@ -1,50 +1,26 @@
-"""Deterministic fixes ``/fix`` can propose without a model, and the user frame of a log.
+"""Deterministic fixes ``/fix`` can propose without a model.
 
 Pure functions: an indentation fix for the line a ``TabError``/``IndentationError``
 reports (the first candidate indentation with which the file compiles), and raising
 ``#SBATCH --time`` / ``--mem`` in a job script after a time limit or an out-of-memory
-kill.
+kill. Which line of the user's code failed is triage's fact (the seed's ``frame``).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 from .edits import compiles
 
 INDENTATION_ERRORS = ("TabError", "IndentationError")
-_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
-_NOT_USER_CODE = ("site-packages", "dist-packages", "/lib/python", "<frozen", "<string>", "<stdin>")
 _TIME = re.compile(r"^(?P<head>#SBATCH[ \t]+(?:--time[= \t][ \t]*|-t[ \t]*))(?P<value>\S+)", re.M)
 _MEM = re.compile(
     r"^(?P<head>#SBATCH[ \t]+--mem(?:-per-cpu|-per-gpu)?[= \t][ \t]*)(?P<value>\d+)(?P<unit>[KMGTkmgt]?)\b",
     re.M,
 )
 _UNLIMITED = {"unlimited", "infinite"}
-
-
-def frames_in(log_text: str) -> list[tuple[str, int]]:
-    """Every ``File "path", line N`` frame of a log, in order."""
-    return [(m["path"], int(m["line"])) for m in _FRAME.finditer(log_text)]
-
-
-def user_frame(
-    frames: Iterable[tuple[str, int]], locate: Callable[[str], str | None]
-) -> tuple[str, int] | None:
-    """The last frame in the user's own code: not a library, and inside the run folder.
-
-    ``locate`` maps a path to its sandbox-relative form, or ``None`` when outside.
-    """
-    for path, line in reversed(list(frames)):
-        if any(marker in path for marker in _NOT_USER_CODE):
-            continue
-        rel = locate(path)
-        if rel is not None:
-            return rel, line
-    return None
 
 
 # --- indentation -------------------------------------------------------------------

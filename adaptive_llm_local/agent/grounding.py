@@ -7,8 +7,9 @@ grounding rules (``diagnose/grounding.py``): every path, name, number and comman
 sentence states must occur in what the thread holds (the blocks read, the user's own
 messages) or the troubleshooting guide, a command must be one the guide proposes, no
 destructive command and no echo of text that addresses the assistant; a sentence cut by
-the token limit goes too. A fenced code block is judged as one piece. Withheld
-sentences leave one line saying how many and why.
+the token limit goes too. Sentences are cut as a diagnosis's are
+(``diagnose.claims.split_sentences``); a fenced code block is judged as one piece.
+Withheld sentences leave one line saying how many and why.
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
-# a sentence ends at . ! ? (after an optional citation) followed by space, or at a line end
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """``text`` cut into sentences (and lines); empty pieces dropped."""
-    return [piece.strip() for piece in _SPLIT.split(text) if piece.strip()]
 
 
 def answer_sentences(text: str, blocks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -38,6 +32,7 @@ def answer_sentences(text: str, blocks: Sequence[Mapping[str, Any]]) -> list[dic
     blocks
         The thread's numbered blocks (``{"n", "label"}``) the answer could cite.
     """
+    from ..diagnose.claims import split_sentences
     from ..diagnose.sentences import Grounds, Sentence
 
     labels = {int(b["n"]): str(b["label"]) for b in blocks}
@@ -77,6 +72,8 @@ _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 
 def _units(text: str) -> list[str]:
     """Sentences and lines of prose, and each fenced code block whole."""
+    from ..diagnose.claims import split_sentences
+
     units: list[str] = []
     start = 0
     for match in _FENCE.finditer(text):

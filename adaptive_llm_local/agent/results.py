@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..triage.facts import Facts
+
 
 @dataclass(frozen=True)
 class ToolStep:
@@ -180,6 +182,7 @@ _DIAGNOSIS_FIELDS = (
     "root_cause",
     "suggested_fix",
     "log_path",
+    "facts",
 )
 
 
@@ -194,7 +197,13 @@ class SeedContext:
     log_path
         The job's log; an excerpt around ``key_line_number`` (or its end) is read.
     frame
-        ``(path, line)`` of the user's code that failed; found in the log when ``None``.
+        ``(path, line)`` of the user's code that failed; when ``None``, the first of the
+        facts' user frames (:meth:`~adaptive_llm_local.triage.facts.Facts.user_frames`)
+        inside the sandbox.
+    facts
+        What triage read from the log (the diagnosis's ``facts``); when ``None`` (a
+        diagnosis stored before they were kept, or a seed made by hand) triage reads them
+        from the log's tail.
     job_script
         The job's batch script, for ``/fix`` of time and memory limits; searched for
         in the run folder when ``None``.
@@ -211,6 +220,7 @@ class SeedContext:
     log_path: str | None = None
     frame: tuple[str, int] | None = None
     job_script: str | None = None
+    facts: Facts | None = None
 
     @classmethod
     def from_diagnosis(cls, diagnosis: Any, **overrides: Any) -> SeedContext:
@@ -224,6 +234,8 @@ class SeedContext:
             if value is not None:
                 values[name] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("facts"), list):  # a diagnosis's JSON
+            values["facts"] = Facts.from_json(values["facts"])
         if "job_id" not in values:
             raise ValueError("a seed needs the job id of the failed job")
         values["job_id"] = str(values["job_id"])
@@ -233,6 +245,7 @@ class SeedContext:
         state = asdict(self)
         if self.frame is not None:
             state["frame"] = [str(self.frame[0]), int(self.frame[1])]
+        state["facts"] = self.facts.to_json() if self.facts is not None else None
         return state
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..triage import triage_text
+from ..triage.facts import Facts, extract_facts
 from .autofix import Fix, deterministic_fix
 from .commands import HELP, parse_command, read_args
 from .errors import ToolError
-from .fixes import frames_in, user_frame
 from .grounding import answer_sentences, ground_reply, thread_corpus
 from .prompt import build_messages, citations, numbered
 from .state import AgentState, Deps, Emit, next_n, note, tool_message
@@ -57,18 +58,31 @@ def _log_excerpt_args(job: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def find_frame(job: Mapping[str, Any], toolbox: Toolbox) -> list[Any] | None:
-    """The user-code frame of the job's traceback, read from its log through the sandbox."""
-    if job.get("frame"):
-        return list(job["frame"])
+def _facts(job: Mapping[str, Any], toolbox: Toolbox) -> Facts:
+    """The facts the seed carries (the diagnosis's); without them (a diagnosis stored
+    before they were kept, a seed made by hand) triage reads them from the log's tail,
+    through the sandbox."""
+    if job.get("facts") is not None:
+        return Facts.from_json(job["facts"])
     if not job.get("log_path"):
-        return None
+        return Facts()
     try:
         tail = toolbox.sandbox.read_text(job["log_path"], -_FRAME_SCAN_LINES)
     except ToolError:
-        return None
-    frame = user_frame(frames_in(tail.text), toolbox.sandbox.locate)
-    return list(frame) if frame else None
+        return Facts()
+    return extract_facts(triage_text(tail.text))
+
+
+def find_frame(job: Mapping[str, Any], toolbox: Toolbox) -> list[Any] | None:
+    """The user-code frame the job failed in: the seed's own, else the first of the
+    facts' user frames (the user's frame, its caller) inside the sandbox."""
+    if job.get("frame"):
+        return list(job["frame"])
+    for path, line in _facts(job, toolbox).user_frames():
+        rel = toolbox.sandbox.locate(path)
+        if rel is not None:
+            return [rel, line]
+    return None
 
 
 def seed(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:

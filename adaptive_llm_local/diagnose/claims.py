@@ -41,11 +41,18 @@ _CLOSERS = "\"')]`"
 
 
 def split_sentences(text: str) -> list[str]:
-    """``text`` cut into sentences, never inside backticks or after ``e.g.``.
+    """``text`` cut into sentences and lines: the unit the grounding rules judge.
 
-    A sentence ends at ``.``, ``!`` or ``?`` (plus closing quotes or brackets) followed by
-    white space and an upper-case letter, a digit, a backtick or a bracket.
+    One splitter for a diagnosis's model sentences and a chat answer's. A sentence ends
+    at a line break, or at ``.``, ``!`` or ``?`` (plus closing quotes or brackets)
+    followed by white space and an upper-case letter, a digit, a backtick or a bracket
+    (a citation ``[2]`` included); never inside backticks or after ``e.g.``. Each piece
+    is stripped (so it is a substring of ``text``); empty pieces are dropped.
     """
+    return [s for line in text.split("\n") for s in _line_sentences(line)]
+
+
+def _line_sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
     in_code = False

@@ -104,7 +104,7 @@ class Diagnoser:
         if result.category == "none":
             verdict = reconcile(result, None, explanation=explanation, checks=checks)
             verdict = replace(verdict, notes=[], evidence=list(result.evidence))
-            return _diagnosis(result, verdict, None, [], checks, start)
+            return _diagnosis(result, verdict, None, [], checks, facts, start)
 
         index_notes: list[str] = []
         try:
@@ -145,7 +145,7 @@ class Diagnoser:
             cut=completion.completion_tokens >= self.max_tokens,
         )
         verdict = replace(verdict, notes=[*index_notes, *verdict.notes])
-        return _diagnosis(result, verdict, model.name, kept, checks, start)
+        return _diagnosis(result, verdict, model.name, kept, checks, facts, start)
 
     def diagnose_file(
         self, path: str | os.PathLike[str], *, on_token: TokenCallback | None = None
@@ -186,6 +186,7 @@ def _diagnosis(
     model: str | None,
     sources: list[Source],
     checks: Sequence[CheckResult],
+    facts: Facts,
     start: float,
 ) -> Diagnosis:
     return Diagnosis(
@@ -209,4 +210,5 @@ def _diagnosis(
         fix=list(verdict.fix),
         checks=list(checks),
         grounding=verdict.grounding,
+        facts=facts,
     )

@@ -1,8 +1,11 @@
 """The diagnosis value type: what a diagnosis says, as stored and as printed by ``--json``.
 
 ``root_cause`` and ``suggested_fix`` are the displayed sentences joined; ``cause`` and
-``fix`` keep each sentence with its origin (``rule``, ``fact``, ``model``) and grounds.
-Diagnoses stored before sentences existed load with empty ``cause``/``fix``.
+``fix`` keep each sentence with its origin (``rule``, ``fact``, ``model``) and grounds;
+``facts`` are what triage read from the log (the user's frame among them), so that later
+steps (the chat's seed, ``/fix``) use them instead of reading the log again. Diagnoses
+stored before sentences existed load with empty ``cause``/``fix``, those stored before
+facts were kept with ``facts=None``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from ..retrieval.source import Source
 from ..triage import Evidence
+from ..triage.facts import Facts
 from .checks import CheckResult
 from .sentences import Sentence
 
@@ -46,6 +50,9 @@ class Diagnosis:
     grounding: dict[str, Any] = field(default_factory=dict)
     """How much of the model's text survived: ``model_sentences``, ``model_kept``,
     ``model_chars``, ``model_kept_chars`` and ``dropped`` (part, origin, why)."""
+    facts: Facts | None = None
+    """What triage read from the log (:func:`~adaptive_llm_local.triage.facts.extract_facts`);
+    ``None`` for a diagnosis stored before they were kept."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``diagnose --json`` shape: the triage keys plus the model's explanation."""
@@ -76,6 +83,7 @@ class Diagnosis:
             "fix": [s.to_json() for s in self.fix],
             "checks": [check_json(c) for c in self.checks],
             "grounding": self.grounding,
+            "facts": self.facts.to_json() if self.facts is not None else None,
         }
 
     @classmethod
@@ -105,6 +113,7 @@ class Diagnosis:
             fix=[Sentence.from_json(s) for s in data.get("fix") or []],
             checks=[check_from_json(c) for c in data.get("checks") or []],
             grounding=dict(data.get("grounding") or {}),
+            facts=Facts.from_json(data["facts"]) if data.get("facts") is not None else None,
         )
 
     @property

@@ -36,9 +36,18 @@ def explain(result: TriageResult, facts: Facts, checks: Sequence[CheckResult] = 
     Explanation
         Never empty: when the log gives nothing to fill in, the category guide's
         sentences stand.
+
+    Raises
+    ------
+    ValueError
+        ``result.category`` is not one of ``triage.CATEGORIES`` (it is never explained
+        as ``unknown`` instead).
     """
+    explainer = BY_CATEGORY.get(result.category)
+    if explainer is None:  # triage makes only CATEGORIES, and each has an explainer
+        raise ValueError(f"no explainer for category {result.category!r}: not a triage category")
     writer = Writer(result, facts, checks)
-    BY_CATEGORY.get(result.category, BY_CATEGORY["unknown"])(writer)
+    explainer(writer)
     writer.check_sentences()
     if not writer.has_fix:
         cause, fix = rule_explanation(result)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..assistant import agent_dir
 from ..config import Settings
 from ..diagnose import Diagnosis
-from .jobs import FailedJob, find_logs
+from .jobs import failed_jobs, find_logs
 from .run import (
     Attempt,
     Outcome,
@@ -30,7 +30,6 @@ from .run import (
     attempt_outcome,
     db_entries,
     failed_entries,
-    failed_entry,
     run_root,
 )
 from .run import job_script as job_script_of
@@ -241,16 +240,16 @@ class RunChat:
         from ..agent import SeedContext
 
         await asyncio.to_thread(self.host._load_persisted)
-        entry = failed_entry(self.host.run_manager, job_id)
-        if entry is None and job_id not in self.host.diagnoses:
+        failed = failed_entries(self.host.run_manager)
+        job = next((j for j in failed_jobs(failed) if j.key == job_id), None)
+        if job is None and job_id not in self.host.diagnoses:
             return None
         try:
             diagnosis = await self.host.diagnose(job_id)  # the stored one when there is one
         except KeyError:
             return None
         log_path = diagnosis.log_path
-        if entry is not None:
-            job = FailedJob.from_entry(dict(entry), 0)
+        if job is not None:
             moved = getattr(self.host.run_manager, "move_old_logs_to", None)
             logs = await asyncio.to_thread(find_logs, job, moved)
             if log_path and not Path(log_path).is_file():

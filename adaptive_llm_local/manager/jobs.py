@@ -8,12 +8,14 @@ and grouping diagnoses by failure signature.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..diagnose import Diagnosis
 from ..triage import TriageResult
+from ..triage.facts import extract_facts
 
 LOGS_MISSING_SIGNATURE = "logs-missing"
 _SEVERITY = {"none": 0, "unknown": 1}
@@ -32,7 +34,9 @@ class FailedJob:
     seen_at: float = field(default_factory=time.time)
 
     @classmethod
-    def from_entry(cls, entry: dict[str, Any], ordinal: int) -> FailedJob:
+    def from_entry(cls, entry: Mapping[str, Any], ordinal: int) -> FailedJob:
+        """The job of one entry; ``ordinal`` counts the entries without a job id before it
+        (use :func:`failed_jobs`, which counts them)."""
         job_id = entry.get("job_id")
         job_name = entry.get("job_name")
         key = str(job_id) if job_id is not None else f"{job_name}#never-started-{ordinal}"
@@ -45,6 +49,20 @@ class FailedJob:
             output_logs=tuple(str(p) for p in entry.get("output_logs") or ()),
             fname=str(fname) if not isinstance(fname, list) else ",".join(map(str, fname)),
         )
+
+
+def failed_jobs(entries: Sequence[Mapping[str, Any]], start: int = 0) -> Iterator[FailedJob]:
+    """The entries of ``database_manager.failed`` from index ``start`` on, as jobs.
+
+    The one place a job's key is made: its job id, or for a job that never started (no id)
+    ``<job_name>#never-started-<k>``, ``k`` counting the entries without an id before it.
+    The list only grows, so a key never changes.
+    """
+    ordinal = sum(1 for entry in entries[:start] if entry.get("job_id") is None)
+    for entry in entries[start:]:
+        yield FailedJob.from_entry(entry, ordinal)
+        if entry.get("job_id") is None:
+            ordinal += 1
 
 
 def find_logs(job: FailedJob, move_old_logs_to: Path | None) -> list[Path]:
@@ -147,7 +165,9 @@ def group_by_signature(diagnoses: dict[str, Diagnosis]) -> list[dict[str, Any]]:
 
 
 def for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diagnosis:
-    """A copy of a (possibly shared) diagnosis that names this job and its own log lines."""
+    """A copy of a (possibly shared) diagnosis that names this job, its own log lines and
+    the facts of its own log."""
+    own_log = diagnosis.log_path == result.source
     return replace(
         diagnosis,
         job_id=job.job_id,
@@ -155,9 +175,8 @@ def for_job(diagnosis: Diagnosis, job: FailedJob, result: TriageResult) -> Diagn
         log_path=result.source,
         key_line=result.key_line,
         key_line_number=result.key_line_number,
-        evidence=list(result.evidence)
-        if diagnosis.log_path != result.source
-        else diagnosis.evidence,
+        evidence=diagnosis.evidence if own_log else list(result.evidence),
+        facts=diagnosis.facts if own_log and diagnosis.facts is not None else extract_facts(result),
     )
 
 

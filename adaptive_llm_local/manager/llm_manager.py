@@ -27,6 +27,7 @@ from .chat import ChatMembers, RunChat
 from .html import summary_html
 from .jobs import (
     FailedJob,
+    failed_jobs,
     find_logs,
     for_job,
     group_by_signature,
@@ -119,7 +120,6 @@ class LLMManager(ChatMembers, BaseManager):
         self.errors: dict[str, str] = {}
         self.jobs: dict[str, FailedJob] = {}
         self._cursor = 0
-        self._never_started = 0
         self._queue: asyncio.Queue[FailedJob] | None = None
         self._max_queue = max_queue
         self._wake: asyncio.Event | None = None
@@ -208,14 +208,10 @@ class LLMManager(ChatMembers, BaseManager):
     def _scan(self) -> None:
         """Move new entries of ``failed`` into the queue, as many as fit."""
         assert self._queue is not None
-        failed = self._failed_list()
-        while self._cursor < len(failed) and not self._queue.full():
-            entry = failed[self._cursor]
-            ordinal = self._never_started
-            if entry.get("job_id") is None:
-                self._never_started += 1
+        for job in failed_jobs(self._failed_list(), self._cursor):
+            if self._queue.full():
+                break
             self._cursor += 1
-            job = FailedJob.from_entry(entry, ordinal)
             if job.key in self.diagnoses or job.key in self.jobs:
                 continue
             self.jobs[job.key] = job
@@ -279,7 +275,9 @@ class LLMManager(ChatMembers, BaseManager):
         move_to = getattr(self.run_manager, "move_old_logs_to", None)
         logs = find_logs(job, move_to)
         if not logs and job.job_id is None:
-            logs = guess_logs(self.run_manager, job, self._claimed_logs)
+            previous = self.diagnoses.get(job.key)  # a refresh may take its own log again
+            own = {previous.log_path} if previous is not None and previous.log_path else set()
+            logs = guess_logs(self.run_manager, job, self._claimed_logs - own)
         self._claimed_logs.update(str(p) for p in logs)
         if not logs:
             looked = [p for p in (*job.output_logs, job.log_fname) if p]
@@ -343,12 +341,11 @@ class LLMManager(ChatMembers, BaseManager):
         if not refresh and job_id in self.diagnoses:
             return self.diagnoses[job_id]
         failed = self._failed_list()
-        for ordinal, entry in enumerate(failed):
-            job = FailedJob.from_entry(entry, ordinal)
+        for job in failed_jobs(failed):
             if job.key == job_id or job.job_name == job_id:
                 self.jobs.setdefault(job.key, job)
-                if refresh and job_id in self.diagnoses:
-                    self._cache.pop(self.diagnoses[job_id].signature, None)
+                if refresh and job.key in self.diagnoses:
+                    self._cache.pop(self.diagnoses[job.key].signature, None)
                 return await self._process(job)
         raise KeyError(
             f"no failed job with id {job_id!r} in this run ({len(failed)} failed so far)"

@@ -49,8 +49,9 @@ other               ``see_file`` (``see calib.log``), ``last_output`` (the last 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adaptive_llm_local.triage.fact_lines import line_facts
 from adaptive_llm_local.triage.rules import match_line
@@ -109,6 +110,35 @@ class Facts:
 
     def line_of(self, name: str) -> int | None:
         return next((f.line for f in self.items if f.name == name), None)
+
+    def user_frames(self) -> tuple[tuple[str, int], ...]:
+        """Where the job's own code failed, as ``(file, line)``: the user's frame, then its
+        caller (``frame_*``, ``caller_*``). Names such as ``<string>`` are no file and are
+        left out."""
+        frames: list[tuple[str, int]] = []
+        for prefix in ("frame", "caller"):
+            file, line = self.get(f"{prefix}_file"), self.get(f"{prefix}_line")
+            if file and line and line.isdigit() and not file.startswith("<"):
+                frames.append((file, int(line)))
+        return tuple(frames)
+
+    def to_json(self) -> list[dict[str, str | int | None]]:
+        """The facts as stored with a diagnosis: ``[{"name", "value", "line"}, ...]``."""
+        return [{"name": f.name, "value": f.value, "line": f.line} for f in self.items]
+
+    @classmethod
+    def from_json(cls, data: Iterable[Mapping[str, Any]]) -> Facts:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            tuple(
+                Fact(
+                    str(d["name"]),
+                    str(d["value"]),
+                    None if d.get("line") is None else int(d["line"]),
+                )
+                for d in data
+            )
+        )
 
 
 def extract_facts(result: TriageResult) -> Facts:

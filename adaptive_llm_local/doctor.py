@@ -32,7 +32,7 @@ def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
         if chat_file is None:
             rows.append(("model", model.name))
         else:
-            file_rows(chat_file, rows)
+            _file_rows(chat_file, rows)
         if load:
             model.load()
         info = model.describe()
@@ -79,7 +79,7 @@ def collect(settings: Settings, *, load: bool = True) -> dict[str, Any]:
     }
 
 
-def file_rows(model_file: ModelFile, rows: list[tuple[str, Any]]) -> None:
+def _file_rows(model_file: ModelFile, rows: list[tuple[str, Any]]) -> None:
     """Append a local model file's rows: path, then size and checksum once its header passed.
 
     Raises

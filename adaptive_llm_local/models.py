@@ -1,4 +1,9 @@
-"""Find and check GGUF files on local disk. Nothing here touches the network."""
+"""Find and check GGUF files on local disk. Nothing here touches the network.
+
+These are the files of the ``llama`` backend (``runtime.llama_backend``) and of the
+offline bundle; a model elsewhere (a server) has none, and ``doctor`` checks a file only
+where the model's capabilities name one (``local_file``).
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from .answer import Answer, answer_question
 from .config import Settings
@@ -23,6 +23,8 @@ from .triage import TriageResult
 
 if TYPE_CHECKING:  # the agent (langgraph) loads only when a chat starts
     from .agent import Agent
+    from .agent.tools import JobsProvider
+    from .agent.tools.langchain_tools import ExtraTool
 
 IndexMode = Literal["open", "create", "off"]
 AGENT_DIR = "agent"
@@ -132,7 +134,14 @@ class Assistant:
         """Index hits for the agent's ``search_index`` tool (``[]`` without an index)."""
         return self.retriever.search(query, k=k) if self.retriever is not None else []
 
-    def agent(self, root: str | os.PathLike[str], *, jobs: Any = None, yolo: bool = False) -> Agent:
+    def agent(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        jobs: JobsProvider | None = None,
+        yolo: bool = False,
+        extra_tools: Sequence[ExtraTool] = (),
+    ) -> Agent:
         """The chat agent over the run folder ``root``, with this model, index and settings.
 
         Parameters
@@ -143,6 +152,8 @@ class Assistant:
             The run's jobs (an object with ``jobs()``), for ``/jobs``, ``/log`` and ``job_status``.
         yolo
             Apply changes without asking (changeable at any time as ``agent.yolo``).
+        extra_tools
+            More tools for the model (see ``Agent(extra_tools=)``).
         """
         from .agent import Agent
         from .triage import redact
@@ -157,6 +168,7 @@ class Assistant:
             redact=redact,
             yolo=yolo,
             max_tokens=self.settings.max_tokens,
+            extra_tools=extra_tools,
         )
 
     def ask(self, question: str, *, on_token: TokenCallback | None = None) -> Answer:

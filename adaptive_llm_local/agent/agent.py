@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from ..triage import redact as redact_text
 from .approvals import validated_decisions
@@ -33,27 +33,47 @@ from .results import (
     ToolStep,
 )
 from .sandbox import Limits, Sandbox
-from .state import Deps
+from .state import AgentState, Deps
 from .thread_lock import hold
 from .toolcalls import TOOL_FORMATS
-from .tools import SearchFn, Toolbox
+from .tools import WRITE, JobsProvider, ReadTool, SearchFn, Tool, Toolbox, WriteTool
+from .types import GraphEvent, JobData, Message, Request, Resume
 from .views import history_item, pending_approval, turn_result
 
 if TYPE_CHECKING:
     from ..runtime.types import ChatModel
+    from .graph import AgentGraph
+    from .tools.langchain_tools import ExtraTool
 
 CHECKPOINTS_FILE = "threads.sqlite3"
 JOURNAL_FILE = "agent.sqlite3"
 
 
-def _redacted_job(job: Mapping[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
+def _redacted_job(job: JobData, redact: Callable[[str], str]) -> JobData:
     """A seed's job as the thread keeps it: its texts redacted, its id and paths as they are."""
-    return {
+    redacted = {
         key: redact(value)
         if isinstance(value, str) and key != "job_id" and not key.endswith("path")
         else value
         for key, value in job.items()
     }
+    return cast(JobData, redacted)
+
+
+Decisions = Mapping[str, bool | Mapping[str, object]]
+"""``{call_id: approve}`` or ``{call_id: {"approve", "hunks", "always"}}`` (see ``decide``)."""
+
+
+def _own_tools(tools: Sequence[ExtraTool], max_chars: int) -> list[Tool]:
+    """Extra tools as the agent's own (langchain_core is imported only when one is langchain's)."""
+    if all(isinstance(t, ReadTool | WriteTool) for t in tools):
+        return [t for t in tools if isinstance(t, ReadTool | WriteTool)]
+    from .tools.langchain_tools import from_langchain
+
+    return [
+        t if isinstance(t, ReadTool | WriteTool) else from_langchain(t, max_chars=max_chars)
+        for t in tools
+    ]
 
 
 class Agent:
@@ -94,6 +114,13 @@ class Agent:
     auto_search
         For a model that cannot call tools: search the index for each question and
         put the hits in the thread as a ``search_index`` step.
+    extra_tools
+        More tools for the model to call: langchain tools (``BaseTool``, e.g. from
+        ``@tool`` or ``StructuredTool``) or the agent's own :class:`~.tools.Tool` objects.
+        A langchain tool is read-only (runs at once) unless it declares
+        ``metadata={"access": "write"}`` (or MCP's ``readOnlyHint: False``): then each call
+        waits for an approval like a file write (see :mod:`.tools.langchain_tools`). The
+        standard tools keep their names: an extra tool named like one is refused.
     """
 
     def __init__(
@@ -103,7 +130,7 @@ class Agent:
         root: str | Path,
         state_dir: str | Path,
         search: SearchFn | None = None,
-        jobs: Any = None,
+        jobs: JobsProvider | None = None,
         tool_format: str | None = "auto",
         yolo: bool = False,
         redact: Callable[[str], str] | None = None,
@@ -112,6 +139,7 @@ class Agent:
         max_steps: int = 6,
         auto_search: bool = True,
         limits: Limits | None = None,
+        extra_tools: Sequence[ExtraTool] = (),
     ) -> None:
         if tool_format == "auto":
             tool_format = model.capabilities.tool_format if model is not None else None
@@ -123,8 +151,15 @@ class Agent:
         self.yolo = yolo
         self.state_dir = Path(state_dir)
         self.sandbox = Sandbox(root, limits)
+        extra = _own_tools(extra_tools, self.sandbox.limits.read_bytes)
         self.journal = Journal(self.state_dir / JOURNAL_FILE)
-        self.toolbox = Toolbox(self.sandbox, self.journal, search=search, jobs=jobs)
+        try:
+            self.toolbox = Toolbox(
+                self.sandbox, self.journal, search=search, jobs=jobs, extra=extra
+            )
+        except AgentError:
+            self.journal.close()
+            raise
         self.deps = Deps(
             toolbox=self.toolbox,
             journal=self.journal,
@@ -139,7 +174,7 @@ class Agent:
             stopped=self._is_stopped,
         )
         self._stops: dict[str, threading.Event] = {}
-        self._graph: Any = None
+        self._graph: AgentGraph | None = None
         self._graph_lock = threading.Lock()
 
     def _is_stopped(self, thread_id: str) -> bool:
@@ -154,9 +189,14 @@ class Agent:
     def tool_format(self) -> str | None:
         return self.deps.tool_format
 
+    @property
+    def write_tools(self) -> frozenset[str]:
+        """The names of the tools whose calls need an approval (they change something)."""
+        return self.toolbox.names(WRITE)
+
     # --- graph ----------------------------------------------------------------------
 
-    def graph(self) -> Any:
+    def graph(self) -> AgentGraph:
         """The compiled graph (built, and langgraph imported, on first use)."""
         with self._graph_lock:
             if self._graph is None:
@@ -226,7 +266,7 @@ class Agent:
         *,
         hunks: Sequence[int] | None = None,
         always: str | None = None,
-        decisions: Mapping[str, Any] | None = None,
+        decisions: Decisions | None = None,
         proposal: str | None = None,
     ) -> ChatResult:
         """Answer a pending approval and finish the turn.
@@ -259,7 +299,7 @@ class Agent:
             )
         )
 
-    async def seed_thread(self, thread_id: str, context: SeedContext | Any) -> ChatResult:
+    async def seed_thread(self, thread_id: str, context: SeedContext | object) -> ChatResult:
         """Start a thread from a failed job: diagnosis, log excerpt and failing code, read
         through the sandboxed read tool so that they show as tool steps. A thread already
         about this job is left as it is."""
@@ -267,7 +307,7 @@ class Agent:
         return result
 
     async def stream_seed(
-        self, thread_id: str, context: SeedContext | Any
+        self, thread_id: str, context: SeedContext | object
     ) -> AsyncGenerator[Event, None]:
         """:meth:`seed_thread` as events (the seed's tool steps, then ``DoneEvent``)."""
         seed = context if isinstance(context, SeedContext) else SeedContext.from_diagnosis(context)
@@ -282,13 +322,13 @@ class Agent:
     def seeded(self, thread_id: str) -> str | None:
         """The job id a thread was seeded from, or ``None``."""
         values, _ = self.graph().snapshot(thread_id)
-        job_id = (values.get("job") or {}).get("job_id")
+        job_id = values.get("job", {}).get("job_id")
         return None if job_id is None else str(job_id)
 
     async def observe(self, thread_id: str, label: str, content: str) -> ChatResult:
         """Add what happened outside the chat (e.g. the next attempt of a fixed job) to the
         thread as a numbered block that answers can cite."""
-        request = {
+        request: Request = {
             "kind": "observe",
             "label": self.deps.redact(label),
             "content": self.deps.redact(content),
@@ -304,7 +344,7 @@ class Agent:
         if command is not None and command.is_meta:
             return _single(ChatResult(thread_id, self._meta(thread_id, command.name, command.arg)))
         text = self.deps.redact(message.strip())  # kept in the thread: redacted like a read
-        user = {"role": "user", "content": text, "command": command is not None}
+        user: Message = {"role": "user", "content": text, "command": command is not None}
         update = self._turn(thread_id, {"kind": "message", "text": text}, [user])
         return self._drive(thread_id, update=update, refuse_if_pending=True)
 
@@ -315,12 +355,12 @@ class Agent:
         *,
         hunks: Sequence[int] | None = None,
         always: str | None = None,
-        decisions: Mapping[str, Any] | None = None,
+        decisions: Decisions | None = None,
         proposal: str | None = None,
     ) -> AsyncGenerator[Event, None]:
         """:meth:`decide` as events."""
 
-        def resume(pending: PendingApproval | None) -> dict[str, Any]:
+        def resume(pending: PendingApproval | None) -> Resume:
             if pending is None and proposal is not None:
                 raise StaleDecisionError(
                     f"the change you answered no longer waits in thread {thread_id!r} "
@@ -338,9 +378,7 @@ class Agent:
         return self._drive(thread_id, resume=resume)
 
     @staticmethod
-    def _turn(
-        thread_id: str, request: dict[str, Any], messages: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def _turn(thread_id: str, request: Request, messages: list[Message]) -> AgentState:
         return {
             "thread_id": thread_id,
             "messages": messages,
@@ -379,8 +417,8 @@ class Agent:
         self,
         thread_id: str,
         *,
-        update: dict[str, Any] | None = None,
-        resume: Callable[[PendingApproval | None], Any] | None = None,
+        update: AgentState | None = None,
+        resume: Callable[[PendingApproval | None], Resume] | None = None,
         refuse_if_pending: bool = False,
         unless_job: str | None = None,
     ) -> AsyncGenerator[Event, None]:
@@ -395,7 +433,7 @@ class Agent:
         with hold(self.state_dir, thread_id):
             graph = await asyncio.to_thread(self.graph)
             values, interrupts = await asyncio.to_thread(graph.snapshot, thread_id)
-            job = (values.get("job") or {}).get("job_id")
+            job = values.get("job", {}).get("job_id")
             if unless_job is not None and job is not None and str(job) == unless_job:
                 yield DoneEvent(
                     ChatResult(thread_id, f"This thread is already about job {unless_job}.")
@@ -410,32 +448,32 @@ class Agent:
             )
             seen = len(values.get("messages", []))
             loop = asyncio.get_running_loop()
-            queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+            queue: asyncio.Queue[GraphEvent | BaseException | None] = asyncio.Queue()
 
-            def relay(event: dict[str, Any]) -> None:
-                loop.call_soon_threadsafe(queue.put_nowait, ("event", event))
+            def relay(event: GraphEvent) -> None:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
 
             def work() -> None:
                 try:
                     graph.run(thread_id, relay, update=update, resume=resume_value)
-                    loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+                    loop.call_soon_threadsafe(queue.put_nowait, None)  # done
                 except BaseException as exc:
-                    loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
 
             stop = self._stops[thread_id] = threading.Event()
             worker = loop.run_in_executor(None, work)
             finished = False
             try:
                 while True:
-                    kind, value = await queue.get()
-                    if kind == "error":
+                    value = await queue.get()
+                    if isinstance(value, BaseException):
                         raise value
-                    if kind == "done":
+                    if value is None:
                         finished = True
                         break
                     if value["type"] == "token":
                         yield TokenEvent(value["text"])
-                    elif value["type"] == "tool":
+                    else:
                         yield ToolEvent(ToolStep.from_message(value["message"]))
             finally:
                 if not finished:  # cancelled or closed: the model stops at its next token
@@ -455,7 +493,7 @@ def list_threads(state_dir: str | Path) -> list[str]:
     return thread_ids(Path(state_dir) / CHECKPOINTS_FILE)
 
 
-async def _wait_despite_cancel(worker: asyncio.Future[Any]) -> None:
+async def _wait_despite_cancel(worker: asyncio.Future[None]) -> None:
     """Wait for a turn's worker thread even when cancelled meanwhile (a second Stop click):
     the thread's turn lock may only be released once the graph step has returned."""
     cancelled = False

@@ -6,14 +6,13 @@ that takes the same approval path as any other write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from .edits import as_replacement
 from .errors import ToolError
 from .fixes import INDENTATION_ERRORS, fix_indentation, raise_limits, requests_limit
 from .sandbox import Sandbox
+from .types import JobData
 
 JOB_SCRIPT_SUFFIXES = (".sbatch", ".slurm", ".sh", ".job", ".batch")
 _MAX_SCRIPT_BYTES = 64 * 1024
@@ -27,7 +26,7 @@ class Fix:
     reason: str
 
 
-def _is_indentation_failure(job: Mapping[str, Any]) -> bool:
+def _is_indentation_failure(job: JobData) -> bool:
     exception = job.get("exception") or ""
     key_line = job.get("key_line") or ""
     return exception in INDENTATION_ERRORS or key_line.startswith(INDENTATION_ERRORS)
@@ -38,11 +37,11 @@ def _replacement(path: str, before: str, after: str) -> dict[str, str]:
     return {"file_path": path, "old_text": old, "new_text": new}
 
 
-def indentation_fix(job: Mapping[str, Any], sandbox: Sandbox) -> Fix | str:
+def indentation_fix(job: JobData, sandbox: Sandbox) -> Fix | str:
     frame = job.get("frame")
     if not frame:
         return "the log names no line of your own code to fix"
-    path, line = frame[0], int(frame[1])
+    path, line = str(frame[0]), int(frame[1])
     rel, source = sandbox.read_for_edit(path)
     if source is None:
         return f"{rel} does not exist any more"
@@ -55,7 +54,7 @@ def indentation_fix(job: Mapping[str, Any], sandbox: Sandbox) -> Fix | str:
     )
 
 
-def job_scripts(job: Mapping[str, Any], sandbox: Sandbox) -> list[str]:
+def job_scripts(job: JobData, sandbox: Sandbox) -> list[str]:
     """Candidate job scripts of the run: the one named by the job, else by suffix."""
     if job.get("job_script"):
         return [str(job["job_script"])]
@@ -69,7 +68,7 @@ def job_scripts(job: Mapping[str, Any], sandbox: Sandbox) -> list[str]:
     return sorted(scripts, key=lambda s: (not (name and name in s), s))
 
 
-def limits_fix(job: Mapping[str, Any], sandbox: Sandbox) -> Fix | str:
+def limits_fix(job: JobData, sandbox: Sandbox) -> Fix | str:
     category = str(job.get("category"))
     option = "--time" if category == "time_limit" else "--mem"
     for script in job_scripts(job, sandbox):
@@ -87,7 +86,7 @@ def limits_fix(job: Mapping[str, Any], sandbox: Sandbox) -> Fix | str:
     return f"no job script in the run folder has an #SBATCH {option} line to raise"
 
 
-def deterministic_fix(job: Mapping[str, Any] | None, sandbox: Sandbox) -> Fix | str:
+def deterministic_fix(job: JobData | None, sandbox: Sandbox) -> Fix | str:
     """The fix for ``job`` (a thread's seeded job), or a sentence saying why there is none."""
     if not job:
         return "this thread is not about a failed job (start it from a job to use /fix)"

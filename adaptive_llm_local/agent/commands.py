@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import ToolError
+from .types import ToolArgs
 
 # Commands that change the chat's settings rather than the thread: answered at once,
 # even while a decision is pending, and not recorded in the thread.
@@ -51,14 +51,14 @@ def parse_command(text: str) -> SlashCommand | None:
     return SlashCommand(name.lower(), arg.strip())
 
 
-def read_args(arg: str) -> dict[str, Any]:
+def read_args(arg: str) -> ToolArgs:
     """``read_file`` arguments of ``/read PATH[:A-B]`` or ``/read PATH:-N``."""
     if not arg:
         raise ToolError("/read needs a path, e.g. /read train.py:10-40")
     match = _RANGE.match(arg)
     if match is None:
         return {"file_path": arg}
-    args: dict[str, Any] = {"file_path": match["path"]}
+    args: ToolArgs = {"file_path": match["path"]}
     if match["tail"]:
         args["start_line"] = -int(match["tail"])
     else:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import approvals, turns
 from .databases import open_database
@@ -30,13 +30,19 @@ from .state import (
     route_request,
 )
 from .thread_store import BodyStore, prune_thread
+from .types import ApprovalRequest, GraphEvent, Resume
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.types import Command
 
 RECURSION_LIMIT = 100
 BODIES = "+bodies"
 """Suffix of the serialized type of a value whose long texts are references."""
 
 
-def _serializer(bodies: BodyStore) -> Any:
+def _serializer(bodies: BodyStore) -> JsonPlusSerializer:
     """langgraph's serializer, with long texts kept in ``bodies`` (see :mod:`.thread_store`)."""
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -72,7 +78,7 @@ class AgentGraph:
         from langgraph.graph import END, START, StateGraph
         from langgraph.types import Command, interrupt
 
-        def emit(event: dict[str, Any]) -> None:
+        def emit(event: GraphEvent) -> None:
             get_stream_writer()(event)
 
         self._path = path
@@ -114,35 +120,38 @@ class AgentGraph:
         self._command = Command
 
     @staticmethod
-    def _config(thread_id: str) -> Any:  # a langchain RunnableConfig
+    def _config(thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
 
     def run(
         self,
         thread_id: str,
-        on_event: Callable[[dict[str, Any]], None],
+        on_event: Callable[[GraphEvent], None],
         *,
-        update: dict[str, Any] | None = None,
-        resume: Any = None,
+        update: AgentState | None = None,
+        resume: Resume | None = None,
     ) -> None:
         """Run a turn: start one with ``update`` (new state values), or resume a pause.
 
         The caller holds the thread's lock; afterwards only the latest checkpoint stays.
         """
-        graph_input: Any = self._command(resume=resume) if update is None else update
+        graph_input: AgentState | Command[str] = (
+            self._command(resume=resume) if update is None else update
+        )
         try:
             for event in self._graph.stream(
                 graph_input, self._config(thread_id), stream_mode="custom"
             ):
-                on_event(event)
+                on_event(cast(GraphEvent, event))  # what the steps' emit() wrote
         finally:
             with self._saver.lock:
                 prune_thread(self._conn, self._path, thread_id)
 
-    def snapshot(self, thread_id: str) -> tuple[dict[str, Any], list[Any]]:
+    def snapshot(self, thread_id: str) -> tuple[AgentState, list[ApprovalRequest]]:
         """The thread's values and the payloads of the interrupts still waiting for an answer."""
         state = self._graph.get_state(self._config(thread_id))
-        return dict(state.values or {}), [i.value for i in state.interrupts]
+        values = cast(AgentState, dict(state.values or {}))  # as the steps wrote them
+        return values, [cast(ApprovalRequest, i.value) for i in state.interrupts]
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .toolcalls import tools_prompt
+from .types import BlockRef, Message, ToolMessage
 
 if TYPE_CHECKING:  # the runtime itself is not imported by the agent's modules
     from ..runtime.types import ChatModel
@@ -40,9 +41,7 @@ class _Part:
     short: str | None = None  # what remains when the block is elided
 
 
-def block_text(
-    message: dict[str, Any], redact: Callable[[str], str], chars: int = BLOCK_CHARS
-) -> str:
+def block_text(message: ToolMessage, redact: Callable[[str], str], chars: int = BLOCK_CHARS) -> str:
     content = str(message.get("content", ""))
     if len(content) > chars:
         content = content[:chars] + "\n[... cut]"
@@ -51,13 +50,10 @@ def block_text(
     )
 
 
-def _parts(
-    messages: Sequence[dict[str, Any]], redact: Callable[[str], str], native: bool
-) -> list[_Part]:
+def _parts(messages: Sequence[Message], redact: Callable[[str], str], native: bool) -> list[_Part]:
     parts: list[_Part] = []
     for message in messages:
-        role = message["role"]
-        if role == "tool":
+        if message["role"] == "tool":
             tool_role = "tool" if native and message.get("origin") == "model" else "user"
             short = f"[{message['n']}] {message.get('label', '')} (omitted to fit the context)"
             part = _Part(tool_role, block_text(message, redact), short)
@@ -65,11 +61,11 @@ def _parts(
                 parts.insert(len(parts) - 1, part)  # found for the question: shown before it
             else:
                 parts.append(part)
-        elif role == "user":
+        elif message["role"] == "user":
             if message.get("command"):
                 continue  # the tool blocks that follow say what the command read
             parts.append(_Part("user", redact(str(message["content"]))))
-        elif role == "assistant":
+        else:
             text = message["content"] if native else message.get("visible", message["content"])
             if text:
                 parts.append(_Part("assistant", str(text)))
@@ -88,7 +84,7 @@ def _merge(system: str, parts: Sequence[_Part]) -> list[dict[str, str]]:
 
 
 def build_messages(
-    messages: Sequence[dict[str, Any]],
+    messages: Sequence[Message],
     model: ChatModel,
     *,
     max_tokens: int,
@@ -120,10 +116,10 @@ def build_messages(
     return _merge(system, parts)
 
 
-def numbered(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def numbered(messages: Sequence[Message]) -> list[BlockRef]:
     """The thread's numbered blocks: ``{"n", "label"}`` in order."""
     return [
-        {"n": m["n"], "label": m.get("label", m.get("name"))}
+        {"n": m["n"], "label": m.get("label", m["name"])}
         for m in messages
         if m["role"] == "tool" and "n" in m
     ]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..triage.facts import Facts
+from .types import ActionData, BlockRef, JobData, PlanKind, ToolArgs, ToolMessage
+
+if TYPE_CHECKING:
+    from ..diagnose.sentences import Sentence
 
 
 @dataclass(frozen=True)
@@ -15,14 +19,14 @@ class ToolStep:
 
     call_id: str
     tool: str
-    args: dict[str, Any]
+    args: ToolArgs
     ok: bool
     content: str
     label: str
     n: int | None = None
 
     @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> ToolStep:
+    def from_message(cls, message: ToolMessage) -> ToolStep:
         return cls(
             message["call_id"],
             message["name"],
@@ -40,7 +44,7 @@ class ProposedAction:
 
     call_id: str
     tool: str
-    kind: str  # "edit", "create", "move", "restore", "delete"
+    kind: PlanKind  # "edit", "create", "move", "restore", "delete" ("call": an extra tool)
     path: str
     dest: str | None
     summary: str
@@ -48,7 +52,7 @@ class ProposedAction:
     hunks: tuple[str, ...] = ()
 
     @classmethod
-    def from_payload(cls, action: Mapping[str, Any]) -> ProposedAction:
+    def from_payload(cls, action: ActionData) -> ProposedAction:
         return cls(
             action["call_id"],
             action["tool"],
@@ -103,8 +107,8 @@ class ChatResult:
     sources: list[SourceRef] = field(default_factory=list)
     cited: list[int] = field(default_factory=list)
     pending: PendingApproval | None = None
-    sentences: list[Any] = field(default_factory=list)
-    """The answer's sentences (``diagnose.sentences.Sentence``, ``origin="model"``)."""
+    sentences: list[Sentence] = field(default_factory=list)
+    """The answer's sentences (``origin="model"``)."""
     stopped: bool = False
     """The answer was cut short (the stream was cancelled: a Stop button)."""
 
@@ -134,11 +138,11 @@ class HistoryItem:
     label: str | None = None
     n: int | None = None
     ok: bool = True
-    args: dict[str, Any] = field(default_factory=dict)
+    args: ToolArgs = field(default_factory=dict)
     cited: tuple[int, ...] = ()
     sources: tuple[SourceRef, ...] = ()
     diff: str | None = None
-    sentences: tuple[Any, ...] = ()
+    sentences: tuple[Sentence, ...] = ()
     stopped: bool = False
 
 
@@ -223,9 +227,9 @@ class SeedContext:
     facts: Facts | None = None
 
     @classmethod
-    def from_diagnosis(cls, diagnosis: Any, **overrides: Any) -> SeedContext:
+    def from_diagnosis(cls, diagnosis: object, **overrides: object) -> SeedContext:
         """From any object with a ``Diagnosis``'s attributes (or a mapping of them)."""
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {}  # a Diagnosis or a mapping: duck-typed input
         for name in _DIAGNOSIS_FIELDS:
             if isinstance(diagnosis, Mapping):
                 value = diagnosis.get(name, diagnosis.get("log") if name == "log_path" else None)
@@ -241,13 +245,13 @@ class SeedContext:
         values["job_id"] = str(values["job_id"])
         return cls(**values)
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> JobData:
         state = asdict(self)
         if self.frame is not None:
             state["frame"] = [str(self.frame[0]), int(self.frame[1])]
         state["facts"] = self.facts.to_json() if self.facts is not None else None
-        return state
+        return cast(JobData, state)
 
 
-def sources_of(blocks: Sequence[Mapping[str, Any]]) -> list[SourceRef]:
+def sources_of(blocks: Sequence[BlockRef]) -> list[SourceRef]:
     return [SourceRef(int(b["n"]), str(b["label"])) for b in blocks]

@@ -11,35 +11,50 @@ tool calls they ask for. Nothing here imports langgraph, so every step is testab
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 from ..triage import redact
 from .commands import parse_command
 from .journal import Journal
 from .tools import Toolbox, ToolResult
+from .types import (
+    ApprovalRequest,
+    AssistantMessage,
+    GraphEvent,
+    JobData,
+    Message,
+    Origin,
+    Plan,
+    Request,
+    Resume,
+    ReviewEntry,
+    ToolCallData,
+    ToolMessage,
+)
 
 if TYPE_CHECKING:
     from ..runtime.types import ChatModel
 
-Emit = Callable[[dict[str, Any]], None]
-Ask = Callable[[dict[str, Any]], Any]
+Emit = Callable[[GraphEvent], None]
+Ask = Callable[[ApprovalRequest], Resume | None]
 FINISH = "finish"  # the turn is over
 
 
 class AgentState(TypedDict, total=False):
-    """A thread as langgraph checkpoints it (JSON-able values only)."""
+    """A thread as langgraph checkpoints it (JSON-able values only); a step returns the
+    keys it changes (``messages`` are appended)."""
 
     thread_id: str
-    messages: Annotated[list[dict[str, Any]], operator.add]
-    request: dict[str, Any]  # this turn's input: {"kind": "message" | "seed" | "observe"}
-    origin: str  # who asked for the pending calls: "model", "command" or "seed"
-    pending: list[dict[str, Any]]  # tool calls waiting for review
-    review: list[dict[str, Any]]  # reviewed calls with their plan and decision
+    messages: Annotated[list[Message], operator.add]
+    request: Request  # this turn's input
+    origin: Origin  # who asked for the pending calls: "model", "command" or "seed"
+    pending: list[ToolCallData]  # tool calls waiting for review
+    review: list[ReviewEntry]  # reviewed calls with their plan and decision
     proposal: str  # id of the reviewed calls' approval request (decisions must name it)
     steps: int  # model calls in this turn
-    job: dict[str, Any]  # the failed job the thread is about (for /fix and /log)
+    job: JobData  # the failed job the thread is about (for /fix and /log)
 
 
 @dataclass
@@ -60,17 +75,15 @@ class Deps:
     """Whether the turn running in a thread was stopped (checked at every token)."""
 
 
-def next_n(messages: Sequence[Mapping[str, Any]]) -> int:
-    return 1 + max((int(m["n"]) for m in messages if "n" in m), default=0)
+def next_n(messages: Sequence[Message]) -> int:
+    return 1 + max((int(m["n"]) for m in messages if m["role"] == "tool" and "n" in m), default=0)
 
 
-def note(text: str) -> dict[str, Any]:
+def note(text: str) -> AssistantMessage:
     return {"role": "assistant", "content": text, "visible": text, "note": True}
 
 
-def tool_message(
-    call: Mapping[str, Any], result: ToolResult, n: int, origin: str
-) -> dict[str, Any]:
+def tool_message(call: ToolCallData, result: ToolResult, n: int, origin: Origin) -> ToolMessage:
     """A tool step as the thread keeps it: what it read enters the thread redacted, so
     every later reader (terminal, notebook, checkpoints, prompts) sees only that."""
     return {
@@ -86,14 +99,22 @@ def tool_message(
     }
 
 
+def write_plan(entry: ReviewEntry) -> Plan:
+    """The plan of a reviewed write (every entry but a read or an invalid call has one)."""
+    plan = entry["plan"]
+    if plan is None:
+        raise ValueError(f"the reviewed call {entry['call']['id']} has no plan")
+    return plan
+
+
 # --- routing -------------------------------------------------------------------------
 
 
 def route_request(state: AgentState) -> str:
-    request = state.get("request") or {}
-    if request.get("kind") in ("seed", "observe"):
-        return str(request["kind"])
-    if parse_command(str(request.get("text", ""))) is not None:
+    request = state.get("request")
+    if request is not None and request["kind"] in ("seed", "observe"):
+        return request["kind"]
+    if request is not None and parse_command(request.get("text", "")) is not None:
         return "command"
     return "model"
 
@@ -101,7 +122,7 @@ def route_request(state: AgentState) -> str:
 def after_command(state: AgentState) -> str:
     if state.get("pending"):
         return "review"
-    if (state.get("request") or {}).get("to_model"):
+    if state.get("request", {}).get("to_model"):
         return "model"
     return FINISH
 

@@ -22,7 +22,6 @@ import sqlite3
 import threading
 import zlib
 from pathlib import Path
-from typing import Any
 
 MIN_BODY = 2048
 """Texts of at least this many characters are kept in ``bodies``, not in checkpoints."""
@@ -100,11 +99,11 @@ class BodyStore:
 
     # --- whole values -----------------------------------------------------------------
 
-    def externalize(self, value: Any) -> tuple[Any, bool]:
+    def externalize(self, value: object) -> tuple[object, bool]:
         """``value`` with its long texts replaced by references; whether any was."""
         found = [False]
 
-        def walk(v: Any) -> Any:
+        def walk(v: object) -> object:
             if isinstance(v, str):
                 if len(v) < MIN_BODY:
                     return v
@@ -123,7 +122,7 @@ class BodyStore:
         walked = walk(value)
         return (walked, True) if found[0] else (value, False)
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: object) -> object:
         """The inverse of :meth:`externalize`."""
         if isinstance(value, list):
             return [self.resolve(x) for x in value]

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from .types import ToolArgs, ToolCallData
 
 TOOL_FORMATS = ("hermes", "llama3", "json")
 _HERMES = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
@@ -37,13 +38,13 @@ class ToolCall:
 
     id: str
     name: str
-    args: dict[str, Any] = field(default_factory=dict)
+    args: ToolArgs = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ToolCallData:
         return {"id": self.id, "name": self.name, "args": self.args}
 
 
-def tools_prompt(fmt: str, functions: Sequence[dict[str, Any]]) -> str:
+def tools_prompt(fmt: str, functions: Sequence[Mapping[str, object]]) -> str:
     """System-prompt text offering ``functions`` (OpenAI-style schemas) in ``fmt``."""
     listing = "\n".join(json.dumps(f, ensure_ascii=False) for f in functions)
     if fmt == "hermes":
@@ -71,7 +72,7 @@ def tools_prompt(fmt: str, functions: Sequence[dict[str, Any]]) -> str:
     raise ValueError(f"unknown tool-call format {fmt!r}; use one of {', '.join(TOOL_FORMATS)}")
 
 
-def _json_objects(text: str) -> list[tuple[int, int, Any]]:
+def _json_objects(text: str) -> list[tuple[int, int, object]]:
     """Every top-level JSON object in ``text`` with its span (raw newlines in strings allowed)."""
     decoder = json.JSONDecoder(strict=False)
     found = []
@@ -89,7 +90,7 @@ def _json_objects(text: str) -> list[tuple[int, int, Any]]:
     return found
 
 
-def _arguments(raw: Any) -> dict[str, Any] | None:
+def _arguments(raw: object) -> ToolArgs | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw, strict=False) if raw.strip() else {}
@@ -98,7 +99,7 @@ def _arguments(raw: Any) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) else None
 
 
-def _as_calls(value: Any) -> list[tuple[str, dict[str, Any]]]:
+def _as_calls(value: object) -> list[tuple[str, ToolArgs]]:
     """(name, arguments) of a decoded function-call object in any of the known shapes."""
     if isinstance(value, list):
         return [call for item in value for call in _as_calls(item)]
@@ -127,7 +128,7 @@ def parse_tool_calls(text: str, fmt: str, id_prefix: str = "call") -> tuple[str,
     tags, a ``<|python_tag|>`` payload, or (for ``llama3``/``json`` and as a fallback)
     an answer that is nothing but JSON function-call objects.
     """
-    found: list[tuple[str, dict[str, Any]]] = []
+    found: list[tuple[str, ToolArgs]] = []
     visible = text
     if "<tool_call>" in text:
         for block in _HERMES.findall(text):
@@ -152,7 +153,7 @@ def parse_tool_calls(text: str, fmt: str, id_prefix: str = "call") -> tuple[str,
     return visible.strip(), calls
 
 
-def _bare_json_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+def _bare_json_calls(text: str) -> tuple[list[tuple[str, ToolArgs]], str]:
     """Calls when the whole answer is JSON call objects (optionally fenced, ``;``-separated)."""
     stripped = text.strip()
     fenced = _FENCE.match(stripped)

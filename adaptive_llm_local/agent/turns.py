@@ -15,6 +15,7 @@ from .prompt import build_messages, citations, numbered
 from .state import AgentState, Deps, Emit, next_n, note, tool_message
 from .toolcalls import ToolCall, parse_tool_calls, starts_call
 from .tools import Toolbox, ToolResult
+from .types import AssistantMessage, JobData, Message, ToolArgs, ToolCallData, ToolMessage
 
 _LOG_CONTEXT_BEFORE, _LOG_CONTEXT_AFTER, _LOG_TAIL = 12, 6, 40
 _FRAME_CONTEXT = 8
@@ -24,7 +25,7 @@ _FRAME_SCAN_LINES = 4000
 # --- seed ----------------------------------------------------------------------------
 
 
-def _diagnosis_text(job: Mapping[str, Any]) -> str:
+def _diagnosis_text(job: JobData) -> str:
     lines = [f"Job {job.get('job_id')} failed."]
     for key, title in (
         ("category", "category"),
@@ -33,19 +34,19 @@ def _diagnosis_text(job: Mapping[str, Any]) -> str:
         ("root_cause", "root cause"),
         ("suggested_fix", "suggested fix"),
     ):
-        if job.get(key):
-            value = job[key]
+        value = job.get(key)
+        if value:
             if key == "key_line" and job.get("key_line_number") is not None:
                 value = f"{value} (log line {job['key_line_number']})"
             lines.append(f"{title}: {value}")
     return "\n".join(lines)
 
 
-def _log_excerpt_args(job: Mapping[str, Any]) -> dict[str, Any]:
-    line = job.get("key_line_number")
-    if line is None:
+def _log_excerpt_args(job: JobData) -> ToolArgs:
+    number = job.get("key_line_number")
+    if number is None:
         return {"file_path": job["log_path"], "start_line": -_LOG_TAIL}
-    line = int(line)
+    line = int(number)
     if line < 0:  # counted from the end of a log read in a window
         return {
             "file_path": job["log_path"],
@@ -85,9 +86,9 @@ def find_frame(job: Mapping[str, Any], toolbox: Toolbox) -> list[Any] | None:
     return None
 
 
-def seed(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+def seed(state: AgentState, deps: Deps, emit: Emit) -> AgentState:
     """Start a thread from a failed job: its diagnosis, log excerpt and failing code."""
-    job = dict(state["request"]["job"])
+    job = state["request"]["job"].copy()
     job["frame"] = find_frame(job, deps.toolbox)
     messages = state.get("messages", [])
     diagnosis = tool_message(
@@ -120,12 +121,12 @@ def seed(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     }
 
 
-def observe(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+def observe(state: AgentState, deps: Deps, emit: Emit) -> AgentState:
     """Add something that happened outside the chat (a job's next attempt) as a block."""
     request = state["request"]
     messages = state.get("messages", [])
-    call = {"id": f"o{len(messages)}", "name": "observation", "args": {}}
-    result = ToolResult(True, str(request["content"]), str(request["label"]))
+    call: ToolCallData = {"id": f"o{len(messages)}", "name": "observation", "args": {}}
+    result = ToolResult(True, str(request.get("content")), str(request.get("label")))
     message = tool_message(call, result, next_n(messages), "observe")
     emit({"type": "tool", "message": message})
     return {"messages": [message], "pending": []}
@@ -134,25 +135,27 @@ def observe(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
 # --- commands ------------------------------------------------------------------------
 
 
-def _call(state: AgentState, name: str, args: dict[str, Any], k: int = 0) -> dict[str, Any]:
+def _call(state: AgentState, name: str, args: ToolArgs, k: int = 0) -> ToolCallData:
     return ToolCall(f"c{len(state.get('messages', []))}-{k}", name, args).to_dict()
 
 
 def _log_path(state: AgentState, deps: Deps, job_ref: str) -> str:
-    job = state.get("job") or {}
+    job = state.get("job", {})
     if not job_ref or job_ref == str(job.get("job_id")):
-        if job.get("log_path"):
-            return str(job["log_path"])
+        log_path = job.get("log_path")
+        if log_path:
+            return str(log_path)
         if not job_ref:
             raise ToolError("this thread has no job; give one: /log JOB")
     record = deps.toolbox.find_job(job_ref)
-    log = record.get("log") or next(iter(record.get("output_logs") or []), None)
+    logs = record.get("output_logs")
+    log = record.get("log") or next(iter(logs if isinstance(logs, list | tuple) else []), None)
     if not log:
         raise ToolError(f"job {job_ref} has no log yet")
     return str(log)
 
 
-def _command_call(state: AgentState, deps: Deps, name: str, arg: str) -> tuple[str, dict[str, Any]]:
+def _command_call(state: AgentState, deps: Deps, name: str, arg: str) -> tuple[str, ToolArgs]:
     """The tool call a slash command stands for."""
     if name == "read":
         return "read_file", read_args(arg)
@@ -174,9 +177,9 @@ def _command_call(state: AgentState, deps: Deps, name: str, arg: str) -> tuple[s
     raise KeyError(name)
 
 
-def command(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+def command(state: AgentState, deps: Deps, emit: Emit) -> AgentState:
     """Run a slash command: tool calls without the model choosing them."""
-    cmd = parse_command(str(state["request"]["text"]))
+    cmd = parse_command(state["request"].get("text", ""))
     assert cmd is not None
     try:
         if cmd.name == "fix":
@@ -189,7 +192,7 @@ def command(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     return {"pending": [_call(state, tool, args)], "origin": "command"}
 
 
-def _fix(state: AgentState, deps: Deps) -> dict[str, Any]:
+def _fix(state: AgentState, deps: Deps) -> AgentState:
     job = state.get("job")
     fix = deterministic_fix(job, deps.toolbox.sandbox)
     if isinstance(fix, Fix):
@@ -216,11 +219,11 @@ def _fix(state: AgentState, deps: Deps) -> dict[str, Any]:
 # --- model ---------------------------------------------------------------------------
 
 
-def _search_step(state: AgentState, deps: Deps, emit: Emit) -> list[dict[str, Any]]:
+def _search_step(state: AgentState, deps: Deps, emit: Emit) -> list[ToolMessage]:
     """Search the index for a free question and put the hits in the thread as a step."""
     if not (deps.auto_search and deps.toolbox.search is not None and state.get("steps", 0) == 0):
         return []
-    question = str((state.get("request") or {}).get("text", "")).strip()
+    question = state.get("request", {}).get("text", "").strip()
     if not question:
         return []
     call = ToolCall(f"a{len(state.get('messages', []))}", "search_index", {"query": question})
@@ -268,13 +271,13 @@ class _Stopped(Exception):
     """Raised from the token callback when the turn was stopped (ends the model's loop)."""
 
 
-def _stopped_reply(visible: str) -> dict[str, Any]:
+def _stopped_reply(visible: str) -> AssistantMessage:
     text = visible.strip()
     shown = f"{text} …(stopped)" if text else "(stopped)"
     return {"role": "assistant", "content": text, "visible": shown, "stopped": True}
 
 
-def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
+def model(state: AgentState, deps: Deps, emit: Emit) -> AgentState:
     """Ask the model: an answer from the thread's blocks, or (when capable) tool calls."""
     if deps.model is None:
         return {
@@ -291,7 +294,7 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
             "pending": [],
         }
     searched = [] if deps.tool_format else _search_step(state, deps, emit)
-    thread = [*state.get("messages", []), *searched]
+    thread: list[Message] = [*state.get("messages", []), *searched]
     functions = [s.function() for s in deps.toolbox.specs()]
     prompt = build_messages(
         thread,
@@ -342,7 +345,7 @@ def model(state: AgentState, deps: Deps, emit: Emit) -> dict[str, Any]:
     if not visible and not calls:
         visible = "(The model gave no answer; try rephrasing, or use /help for commands.)"
     blocks = numbered(thread)
-    reply = {
+    reply: AssistantMessage = {
         "role": "assistant",
         "content": deps.redact(text),
         "visible": visible,

@@ -6,15 +6,29 @@ Pure functions over the JSON messages langgraph keeps (no I/O, no graph).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .grounding import sentences_of
-from .results import ChatResult, HistoryItem, PendingApproval, ProposedAction, ToolStep, sources_of
+from .results import (
+    ChatResult,
+    HistoryItem,
+    PendingApproval,
+    ProposedAction,
+    SourceRef,
+    ToolStep,
+    sources_of,
+)
+from .types import ApprovalRequest, Message
+
+if TYPE_CHECKING:
+    from ..diagnose.sentences import Sentence
 
 _TOOL_KINDS = {"seed": "seed", "observe": "observe", "auto": "search"}
 
 
-def pending_approval(thread_id: str, interrupts: Sequence[Any]) -> PendingApproval | None:
+def pending_approval(
+    thread_id: str, interrupts: Sequence[ApprovalRequest]
+) -> PendingApproval | None:
     """The approval a thread waits for, from the graph's interrupts (``None``: none)."""
     actions = [ProposedAction.from_payload(a) for payload in interrupts for a in payload["actions"]]
     if not actions:
@@ -26,18 +40,18 @@ def pending_approval(thread_id: str, interrupts: Sequence[Any]) -> PendingApprov
 
 
 def turn_result(
-    thread_id: str, messages: Sequence[Mapping[str, Any]], pending: PendingApproval | None
+    thread_id: str, messages: Sequence[Message], pending: PendingApproval | None
 ) -> ChatResult:
     """A turn's result from the messages it added."""
     steps = [ToolStep.from_message(m) for m in messages if m["role"] == "tool"]
     texts: list[str] = []
-    sources: list[Any] = []
+    sources: list[SourceRef] = []
     cited: list[int] = []
-    sentences: list[Any] = []
+    sentences: list[Sentence] = []
     stopped = False
     for m in messages:
         if m["role"] == "assistant" and m.get("visible"):
-            texts.append(str(m["visible"]))
+            texts.append(str(m.get("visible")))
             stopped = stopped or bool(m.get("stopped"))
             if "sources" in m:
                 sources, cited = sources_of(m["sources"]), list(m.get("cited", []))
@@ -53,10 +67,9 @@ def turn_result(
     )
 
 
-def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> HistoryItem | None:
+def history_item(message: Message, diffs: Mapping[str, str]) -> HistoryItem | None:
     """How a thread message is shown (``None``: an internal prompt, not shown)."""
-    role = message["role"]
-    if role == "tool":
+    if message["role"] == "tool":
         kind = _TOOL_KINDS.get(str(message.get("origin")), "step")
         return HistoryItem(
             "tool",
@@ -69,7 +82,7 @@ def history_item(message: Mapping[str, Any], diffs: Mapping[str, str]) -> Histor
             args=dict(message.get("args", {})),
             diff=diffs.get(str(message.get("call_id"))),
         )
-    if role == "assistant":
+    if message["role"] == "assistant":
         return HistoryItem(
             "assistant",
             "note" if message.get("note") else "answer",

@@ -7,13 +7,14 @@ diagnoses; :mod:`.html` the notebook view.
 
 from __future__ import annotations
 
-from .chat import FailureGroup
+from .chat_api import ChatAPI, FailureGroup
 from .jobs import LOGS_MISSING_SIGNATURE, FailedJob, group_by_signature
 from .llm_manager import FailureRecorder, LLMManager, attach
 from .persistence import DiagnosisStore, JobRecord
 
 __all__ = [
     "LOGS_MISSING_SIGNATURE",
+    "ChatAPI",
     "DiagnosisStore",
     "FailedJob",
     "FailureGroup",

@@ -15,13 +15,13 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..assistant import agent_dir
 from ..config import Settings
 from ..diagnose import Diagnosis
+from .chat_api import FailureGroup
 from .jobs import failed_jobs, find_logs
 from .run import (
     Attempt,
@@ -44,26 +44,14 @@ if TYPE_CHECKING:
         SeedContext,
         ToolEvent,
     )
+    from ..agent.tools.langchain_tools import ExtraTool
     from ..assistant import Assistant
 
 log = logging.getLogger(__name__)
 
 RUN_THREAD = "run"
 """The thread about the run as a whole (``thread_id=None``)."""
-WRITE_TOOLS = ("write_file", "move_file", "undo_edit")
 _OBSERVE_RETRIES = 3600  # seconds-ish of waiting for a busy thread before giving up
-
-
-@dataclass(frozen=True)
-class FailureGroup:
-    """Failed jobs that failed the same way (one failure signature)."""
-
-    signature: str
-    category: str
-    count: int
-    job_ids: tuple[str, ...]
-    summary: str
-    diagnosis: Diagnosis
 
 
 class ChatHost(Protocol):
@@ -94,6 +82,8 @@ class RunChat:
         Apply changes without asking (also ``/yolo on``; read at every decision).
     poll
         Seconds between looks at the run while following a job's next attempt.
+    extra_tools
+        More tools for the agent (langchain tools; see ``Agent(extra_tools=)``).
     """
 
     def __init__(
@@ -103,11 +93,13 @@ class RunChat:
         root: str | Path | None = None,
         yolo: bool = False,
         poll: float = 1.0,
+        extra_tools: Sequence[ExtraTool] = (),
     ) -> None:
         self.host = host
         self._root = Path(root) if root is not None else None
         self._yolo = yolo
         self.poll = poll
+        self.extra_tools = tuple(extra_tools)
         self.on_thread_update: Callable[[str], None] | None = None
         self._agent: Agent | None = None
         self._seeded: set[str] = set()
@@ -123,7 +115,9 @@ class RunChat:
     def agent(self) -> Agent:
         if self._agent is None:
             jobs = RunJobs(self.host.run_manager, self.host.diagnoses)
-            self._agent = self.host.assistant.agent(self.root, jobs=jobs, yolo=self._yolo)
+            self._agent = self.host.assistant.agent(
+                self.root, jobs=jobs, yolo=self._yolo, extra_tools=self.extra_tools
+            )
         return self._agent
 
     @property
@@ -263,7 +257,8 @@ class RunChat:
     # --- following the next attempt after a fix ------------------------------------
 
     def _after_turn(self, thread: str, result: ChatResult) -> None:
-        if not any(step.tool in WRITE_TOOLS and step.ok for step in result.steps):
+        writes = self.agent.write_tools
+        if not any(step.tool in writes and step.ok for step in result.steps):
             return
         attempt = Attempt.after_fix(self.host.run_manager, thread)
         if attempt is None:

@@ -13,9 +13,9 @@ import contextlib
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adaptive_scheduler.server_support import BaseManager
 
@@ -37,6 +37,10 @@ from .jobs import (
     run_id_of,
 )
 from .persistence import DiagnosisStore
+
+if TYPE_CHECKING:
+    from ..agent.tools.langchain_tools import ExtraTool
+    from .chat_api import ChatAPI
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,9 @@ class LLMManager(ChatMembers, BaseManager):
         (the common folder of its data files, logs and job scripts).
     yolo
         Let the chat apply changes without asking (``llm.yolo`` changes it at any time).
+    extra_tools
+        More tools for the chat's agent: langchain tools, read-only unless they declare
+        ``metadata={"access": "write"}`` (then each call waits for an approval).
     freeze_gc
         Collect garbage once at start, then move the surviving objects (modules, the
         notebook's data) to CPython's permanent generation (``gc.freeze``). A full
@@ -105,6 +112,7 @@ class LLMManager(ChatMembers, BaseManager):
         root: str | Path | None = None,
         yolo: bool = False,
         freeze_gc: bool = True,
+        extra_tools: Sequence[ExtraTool] = (),
     ) -> None:
         super().__init__()
         self.run_manager = run_manager
@@ -128,7 +136,9 @@ class LLMManager(ChatMembers, BaseManager):
         self._loaded = False
         self._model_calls = 0
         self.freeze_gc = freeze_gc
-        self.conversations = RunChat(self, root=root, yolo=yolo, poll=min(interval, 1.0))
+        self.conversations = RunChat(
+            self, root=root, yolo=yolo, poll=min(interval, 1.0), extra_tools=extra_tools
+        )
 
     # --- lazily built collaborators (constructing the manager stays cheap) -------------
 
@@ -407,3 +417,7 @@ def attach(run_manager: Any, **options: Any) -> LLMManager:
     run_manager.llm_manager = manager
     manager.start()
     return manager
+
+
+if TYPE_CHECKING:  # the manager is the chat API the notebook widget is typed against
+    _CHAT_API: type[ChatAPI] = LLMManager

@@ -6,18 +6,17 @@ anything else happens, so a double click (or Approve then Deny) cannot decide tw
 
 from __future__ import annotations
 
-from typing import Any
-
 import ipywidgets as w
 
-from .messages import approval_html, field
+from ..agent import PendingApproval
+from .messages import approval_html
 
 
 class ApprovalPanel:
     """Shows a pending approval (``llm.pending``) and hands out one decision for it."""
 
     def __init__(self) -> None:
-        self.pending: Any = None
+        self.pending: PendingApproval | None = None
         self.used = True
         self.html = w.HTML("")
         self.hunks = w.VBox([])
@@ -25,7 +24,7 @@ class ApprovalPanel:
         self.deny_button = w.Button(description="Deny", button_style="danger", disabled=True)
         self.box = w.VBox([])
 
-    def show(self, pending: Any, *, enabled: bool) -> None:
+    def show(self, pending: PendingApproval | None, *, enabled: bool) -> None:
         """Show ``pending`` (``None`` hides the panel); buttons clickable when ``enabled``."""
         self.pending = pending
         if pending is None:
@@ -34,11 +33,11 @@ class ApprovalPanel:
             return
         self.used = False
         self.html.value = approval_html(pending)
-        edits = [a for a in field(pending, "actions", ()) if len(field(a, "hunks", ()) or ()) > 1]
+        edits = [a for a in pending.actions if len(a.hunks) > 1]
         self.hunks.children = (
             tuple(
                 w.Checkbox(value=True, description=f"hunk {i}", indent=False)
-                for i in range(1, len(field(edits[0], "hunks")) + 1)
+                for i in range(1, len(edits[0].hunks) + 1)
             )
             if len(edits) == 1
             else ()

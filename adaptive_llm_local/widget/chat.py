@@ -1,8 +1,8 @@
 """``ChatWidget``: the chat about a run, in ipywidgets only (no JavaScript of ours, nothing fetched).
 
-A thin front end over the manager's chat API (``llm.stream``, ``llm.stream_decide``,
-``llm.history``, ``llm.pending``, ``llm.failure_groups``, ``llm.diagnoses``,
-``llm.yolo``). Every call that waits runs in a task on the kernel's running event loop,
+A thin front end over the manager's chat API (:class:`~adaptive_llm_local.manager.ChatAPI`:
+``llm.stream``, ``llm.stream_decide``, ``llm.history``, ``llm.pending``,
+``llm.failure_groups``, ``llm.diagnoses``, ``llm.yolo``, ``llm.on_thread_update``). Every call that waits runs in a task on the kernel's running event loop,
 so a click returns at once, tokens stream into the page and other cells keep running.
 Background tasks only update widgets; they never print.
 """
@@ -12,21 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import ipywidgets as w
 
-from ..agent import ApprovalEvent, DoneEvent, TokenEvent, ToolEvent
+from ..agent import ApprovalEvent, DoneEvent, Event, TokenEvent, ToolEvent
+from ..manager.chat_api import ChatAPI, FailureGroup
 from ..triage import redact
 from ..visible import visible
 from .approval import ApprovalPanel
-from .failures import RUN_THREAD, failure_options, fingerprint, thread_for
+from .failures import RUN_THREAD, Fingerprint, failure_options, fingerprint, thread_for
 from .messages import (
     assistant_html,
     diagnosis_html,
     error_html,
-    field,
     history_html,
     notice_html,
     tool_html,
@@ -52,17 +52,18 @@ class ChatWidget:
     Parameters
     ----------
     llm
-        The run's ``LLMManager`` (``attach(run_manager)``).
+        The run's ``LLMManager`` (``attach(run_manager)``), or anything else with its
+        chat API.
     refresh_interval
         Seconds between looks for new failures (and YOLO switched elsewhere).
     """
 
-    def __init__(self, llm: Any, *, refresh_interval: float = 2.0) -> None:
+    def __init__(self, llm: ChatAPI, *, refresh_interval: float = 2.0) -> None:
         self.llm = llm
         self.thread_id = RUN_THREAD
         self.refresh_interval = refresh_interval
-        self._groups: list[Any] = []
-        self._fingerprint: Any = None
+        self._groups: list[FailureGroup] = []
+        self._fingerprint: Fingerprint | None = None
         self._task: asyncio.Task[None] | None = None
         self._loading: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -191,15 +192,14 @@ class ChatWidget:
         loop = _running_loop()
         if loop is None or self.refresh_interval <= 0:
             return
-        hook = getattr(self.llm, "on_thread_update", None)
-        if hasattr(self.llm, "on_thread_update"):
+        hook = self.llm.on_thread_update
 
-            def updated(thread_id: str) -> None:
-                self._stale.add(str(thread_id))
-                if callable(hook):
-                    hook(thread_id)
+        def updated(thread_id: str) -> None:
+            self._stale.add(str(thread_id))
+            if hook is not None:
+                hook(thread_id)
 
-            self.llm.on_thread_update = updated
+        self.llm.on_thread_update = updated
         self._refresher = loop.create_task(self._refresh_forever())
 
     async def _refresh_forever(self) -> None:
@@ -248,7 +248,7 @@ class ChatWidget:
 
     def _sig(self, thread_id: str) -> str | None:
         diagnosis = self.llm.diagnoses.get(thread_id)
-        return getattr(diagnosis, "signature", None)
+        return diagnosis.signature if diagnosis is not None else None
 
     def _head(self, thread_id: str) -> list[w.Widget]:
         diagnosis = self.llm.diagnoses.get(thread_id) if thread_id != RUN_THREAD else None
@@ -289,7 +289,7 @@ class ChatWidget:
         approve, hunks = decision
         thread_id = self.thread_id
         # the id of what was shown: refused if another session decided it meanwhile
-        proposal = field(shown, "id", None) or None
+        proposal = shown.id if shown is not None and shown.id else None
         return self._run(
             lambda: self.llm.stream_decide(
                 thread_id, approve=approve, hunks=hunks, proposal=proposal
@@ -304,7 +304,9 @@ class ChatWidget:
             self.busy.value = '<span class="alm-busy">stopping…</span>'
             self._task.cancel()
 
-    def _run(self, events: Callable[[], Any], thread_id: str) -> asyncio.Task[None] | None:
+    def _run(
+        self, events: Callable[[], AsyncIterator[Event]], thread_id: str
+    ) -> asyncio.Task[None] | None:
         loop = _running_loop()
         if loop is None:
             self._append(error_html("No running event loop: use the chat inside a notebook."))
@@ -313,13 +315,13 @@ class ChatWidget:
         self._task = loop.create_task(self._turn(events, thread_id))
         return self._task
 
-    async def _turn(self, events: Callable[[], Any], thread_id: str) -> None:
+    async def _turn(self, events: Callable[[], AsyncIterator[Event]], thread_id: str) -> None:
         streaming: w.HTML | None = None
         answer = ""
         drawn_at = 0.0
         loop = asyncio.get_running_loop()
         notes: list[str] = []
-        stream = None
+        stream: AsyncIterator[Event] | None = None
         try:
             stream = events()
             async for event in stream:
@@ -341,7 +343,7 @@ class ChatWidget:
         except Exception as exc:  # shown in the chat, never printed
             notes.append(error_html(_one_line(exc)))
         finally:
-            if stream is not None and hasattr(stream, "aclose"):
+            if isinstance(stream, AsyncGenerator):
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await stream.aclose()
         try:
@@ -412,17 +414,17 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def chat_widget(llm: Any, **options: Any) -> ChatWidget:
+def chat_widget(llm: ChatAPI, *, refresh_interval: float = 2.0) -> ChatWidget:
     """The chat panel for ``llm`` (an attached ``LLMManager``); display it in a notebook.
 
     Parameters
     ----------
     llm
         ``attach(run_manager)``'s manager.
-    **options
-        ``refresh_interval`` (seconds between looks for new failures).
+    refresh_interval
+        Seconds between looks for new failures.
     """
-    return ChatWidget(llm, **options)
+    return ChatWidget(llm, refresh_interval=refresh_interval)
 
 
 __all__ = ["ChatWidget", "chat_widget"]

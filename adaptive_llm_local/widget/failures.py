@@ -8,13 +8,16 @@ category, summary) followed by its jobs. Values say what a line opens: ``"run"``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .messages import field
+if TYPE_CHECKING:
+    from ..diagnose import Diagnosis
+    from ..manager.chat_api import FailureGroup
 
 RUN_THREAD = "run"
 RUN_LABEL = "◆ the whole run (free chat)"
 _MAX_SUMMARY = 70
+Fingerprint = tuple[tuple[str, int, tuple[str, ...]], ...]
 
 
 def _short(text: str, limit: int = _MAX_SUMMARY) -> str:
@@ -23,24 +26,24 @@ def _short(text: str, limit: int = _MAX_SUMMARY) -> str:
 
 
 def failure_options(
-    groups: Sequence[Any], diagnoses: Mapping[str, Any] | None = None
+    groups: Sequence[FailureGroup], diagnoses: Mapping[str, Diagnosis] | None = None
 ) -> list[tuple[str, str]]:
     """``(label, value)`` pairs for the list box, biggest group first."""
     options = [(RUN_LABEL, RUN_THREAD)]
     for group in groups:
-        count = int(field(group, "count", 0))
-        category = str(field(group, "category", "unknown"))
-        summary = _short(str(field(group, "summary", "") or field(group, "signature", "")))
-        options.append((f"{count} × {category} · {summary}", f"group:{field(group, 'signature')}"))
-        for job_id in field(group, "job_ids", ()) or ():
+        summary = _short(group.summary or group.signature)
+        options.append(
+            (f"{group.count} × {group.category} · {summary}", f"group:{group.signature}")
+        )
+        for job_id in group.job_ids:
             diagnosis = (diagnoses or {}).get(job_id)
-            name = getattr(diagnosis, "job_name", None)
+            name = diagnosis.job_name if diagnosis is not None else None
             suffix = f" ({name})" if name else ""
             options.append((f"    job {job_id}{suffix}", f"job:{job_id}"))
     return options
 
 
-def thread_for(value: str | None, groups: Sequence[Any]) -> str | None:
+def thread_for(value: str | None, groups: Sequence[FailureGroup]) -> str | None:
     """The thread a list value opens (a group opens its first job), or ``None``."""
     if not value:
         return None
@@ -51,19 +54,11 @@ def thread_for(value: str | None, groups: Sequence[Any]) -> str | None:
         return rest
     if kind == "group":
         for group in groups:
-            if str(field(group, "signature")) == rest:
-                job_ids = field(group, "job_ids", ()) or ()
-                return str(job_ids[0]) if job_ids else None
+            if str(group.signature) == rest:
+                return str(group.job_ids[0]) if group.job_ids else None
     return None
 
 
-def fingerprint(groups: Sequence[Any]) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+def fingerprint(groups: Sequence[FailureGroup]) -> Fingerprint:
     """What decides whether the list must be redrawn."""
-    return tuple(
-        (
-            str(field(g, "signature")),
-            int(field(g, "count", 0)),
-            tuple(str(j) for j in field(g, "job_ids", ()) or ()),
-        )
-        for g in groups
-    )
+    return tuple((str(g.signature), int(g.count), tuple(str(j) for j in g.job_ids)) for g in groups)

@@ -48,14 +48,18 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "slurm-job-time-limit",
         "time_limit",
-        ("slurmstepd: error: *** JOB 3300917 ON c-41-07 CANCELLED AT 2024-07-19T22:03:11 "
-         "DUE TO TIME LIMIT ***",),
+        (
+            "slurmstepd: error: *** JOB 3300917 ON c-41-07 CANCELLED AT 2024-07-19T22:03:11 "
+            "DUE TO TIME LIMIT ***",
+        ),
     ),
     Line(
         "slurm-step-time-limit",
         "time_limit",
-        ("slurmstepd: error: *** STEP 3300917.4 ON c-41-07 CANCELLED AT 2024-07-19T22:03:11 "
-         "DUE TO TIME LIMIT ***",),
+        (
+            "slurmstepd: error: *** STEP 3300917.4 ON c-41-07 CANCELLED AT 2024-07-19T22:03:11 "
+            "DUE TO TIME LIMIT ***",
+        ),
     ),
     Line(
         "time-limit-other",
@@ -65,20 +69,26 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "slurm-preemption",
         "cancelled",
-        ("slurmstepd: error: *** JOB 55120 ON a0311 CANCELLED AT 2025-11-02T01:12:40 DUE TO "
-         "PREEMPTION ***",),
+        (
+            "slurmstepd: error: *** JOB 55120 ON a0311 CANCELLED AT 2025-11-02T01:12:40 DUE TO "
+            "PREEMPTION ***",
+        ),
     ),
     Line(
         "job-requeued",
         "cancelled",
-        ("slurmstepd: error: *** JOB 7004 ON r2n18 CANCELLED AT 2022-08-14T16:40:02 DUE TO "
-         "JOB REQUEUE ***",),
+        (
+            "slurmstepd: error: *** JOB 7004 ON r2n18 CANCELLED AT 2022-08-14T16:40:02 DUE TO "
+            "JOB REQUEUE ***",
+        ),
     ),
     Line(
         "slurm-job-cancelled",
         "cancelled",
-        ("slurmstepd: error: *** JOB 120034 ON node-b12 CANCELLED AT 2025-06-06T06:06:06 "
-         "DUE to SIGNAL Terminated ***",),
+        (
+            "slurmstepd: error: *** JOB 120034 ON node-b12 CANCELLED AT 2025-06-06T06:06:06 "
+            "DUE to SIGNAL Terminated ***",
+        ),
     ),
     Line(
         "slurm-job-cancelled",
@@ -93,24 +103,32 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "slurm-task-failure",
         "unknown",
-        ("slurmstepd: error: *** STEP 610.0 ON tc12 CANCELLED AT 2025-09-09T10:10:10 DUE TO "
-         "TASK FAILURE ***",),
+        (
+            "slurmstepd: error: *** STEP 610.0 ON tc12 CANCELLED AT 2025-09-09T10:10:10 DUE TO "
+            "TASK FAILURE ***",
+        ),
     ),
     Line(
         "slurm-task-failure",
         "unknown",
-        ("slurmstepd: error: *** STEP 610.1 ON tc12 FAILED (non-zero exit code or other "
-         "failure mode) ***",),
+        (
+            "slurmstepd: error: *** STEP 610.1 ON tc12 FAILED (non-zero exit code or other "
+            "failure mode) ***",
+        ),
     ),
     Line(
         "slurm-node-failure",
         "node_failure",
-        ("slurmstepd: error: *** JOB 31 ON sm-2 CANCELLED AT 2020-12-01T01:02:03 DUE TO NODE "
-         "FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***",),
+        (
+            "slurmstepd: error: *** JOB 31 ON sm-2 CANCELLED AT 2020-12-01T01:02:03 DUE TO NODE "
+            "FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***",
+        ),
     ),
     Line("node-failure-other", "node_failure", ("srun: error: Node failure on gpu-c4",)),
     Line("slurm-node-setup", "node_failure", ("salloc: Prolog failure on node rome-113",)),
-    Line("slurm-node-setup", "node_failure", ("srun: error: Nodes cloud-[3-6] are still not ready",)),
+    Line(
+        "slurm-node-setup", "node_failure", ("srun: error: Nodes cloud-[3-6] are still not ready",)
+    ),
     Line(
         "slurm-node-setup",
         "node_failure",
@@ -119,28 +137,36 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "slurm-oom-kill",
         "out_of_memory",
-        ("slurmstepd: error: Detected 3 oom_kill events in StepId=88120.batch. Some of the "
-         "step tasks have been OOM Killed.",),
+        (
+            "slurmstepd: error: Detected 3 oom_kill events in StepId=88120.batch. Some of the "
+            "step tasks have been OOM Killed.",
+        ),
     ),
     Line(
         "slurm-oom-kill",
         "out_of_memory",
-        ("slurmstepd: error: Detected 2 oom-kill event(s) in StepId=77.0 cgroup. Some of your "
-         "processes may have been killed by the cgroup out-of-memory handler.",),
+        (
+            "slurmstepd: error: Detected 2 oom-kill event(s) in StepId=77.0 cgroup. Some of your "
+            "processes may have been killed by the cgroup out-of-memory handler.",
+        ),
     ),
     Line(
         "slurm-oom-kill",
         "out_of_memory",
-        ("slurmstepd: error: StepId=4411.3 exceeded memory limit (17179869185 > 17179869184), "
-         "being killed",),
+        (
+            "slurmstepd: error: StepId=4411.3 exceeded memory limit (17179869185 > 17179869184), "
+            "being killed",
+        ),
     ),
     Line("srun-task-oom", "out_of_memory", ("srun: error: bigmem02: tasks 4-7: Out Of Memory",)),
     Line("srun-task-oom", "out_of_memory", ("srun: error: cn9: task 12: Out Of Memory",)),
     Line(
         "srun-task-oom",
         "out_of_memory",
-        ("[812311.402] Memory cgroup out of memory: Killed process 33012 (julia) total-vm:"
-         "9123400kB",),
+        (
+            "[812311.402] Memory cgroup out of memory: Killed process 33012 (julia) total-vm:"
+            "9123400kB",
+        ),
     ),
     Line(
         "srun-task-oom",
@@ -150,8 +176,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "srun-task-oom",
         "out_of_memory",
-        ("0.512s: flux-shell[1]: ERROR: oom: Memory cgroup out of memory: killed 2 tasks on "
-         "fluke27.",),
+        (
+            "0.512s: flux-shell[1]: ERROR: oom: Memory cgroup out of memory: killed 2 tasks on "
+            "fluke27.",
+        ),
     ),
     Line(
         "slurm-execve",
@@ -166,8 +194,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "srun-mpi-plugin",
         "mpi_error",
-        ("slurmstepd: error: mpi/pmix_v4: pmixp_coll_ring_reset_if_to: n31 [0]: "
-         "pmixp_coll_ring.c:742: 0x1525a0015d30: collective timeout seq=0",),
+        (
+            "slurmstepd: error: mpi/pmix_v4: pmixp_coll_ring_reset_if_to: n31 [0]: "
+            "pmixp_coll_ring.c:742: 0x1525a0015d30: collective timeout seq=0",
+        ),
     ),
     Line(
         "srun-launch",
@@ -177,21 +207,27 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "srun-launch",
         "mpi_error",
-        ("srun: error: Task launch for StepId=5060.0 failed on node q17: Invalid node name "
-         "specified",),
+        (
+            "srun: error: Task launch for StepId=5060.0 failed on node q17: Invalid node name "
+            "specified",
+        ),
     ),
     Line(
         "working-directory",
         "file_error",
-        ("slurmstepd: error: couldn't chdir to `/lustre/proj9/run42': No such file or "
-         "directory: going to /tmp instead",),
+        (
+            "slurmstepd: error: couldn't chdir to `/lustre/proj9/run42': No such file or "
+            "directory: going to /tmp instead",
+        ),
     ),
     Line("srun-task-exit", "unknown", ("srun: error: cx17: tasks 0-1: Exited with exit code 7",)),
     Line(
         "slurm-error",
         "unknown",
-        ("sbatch: error: Batch job submission failed: Invalid account or account/partition "
-         "combination specified",),
+        (
+            "sbatch: error: Batch job submission failed: Invalid account or account/partition "
+            "combination specified",
+        ),
     ),
     # -- PBS Pro, Torque, Moab --------------------------------------------------------------
     Line("pbs-walltime", "time_limit", ("=>> PBS: job killed: walltime 7260 exceeded limit 7200",)),
@@ -227,8 +263,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "lsf-runlimit",
         "time_limit",
-        ("TERM_RUNLIMIT: job killed after reaching LSF run time limit.", "Exited with exit "
-         "code 140."),
+        (
+            "TERM_RUNLIMIT: job killed after reaching LSF run time limit.",
+            "Exited with exit code 140.",
+        ),
     ),
     Line(
         "lsf-runlimit",
@@ -238,25 +276,36 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "lsf-memlimit",
         "out_of_memory",
-        ("TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.", "Exited with exit "
-         "code 130."),
+        (
+            "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.",
+            "Exited with exit code 130.",
+        ),
     ),
     Line(
         "lsf-memlimit",
         "out_of_memory",
         ("TERM_SWAP: job killed after reaching LSF swap usage limit.",),
     ),
-    Line("lsf-killed", "cancelled", ("TERM_OWNER: job killed by owner.", "Exited with exit code 130.")),
+    Line(
+        "lsf-killed",
+        "cancelled",
+        ("TERM_OWNER: job killed by owner.", "Exited with exit code 130."),
+    ),
     Line("lsf-killed", "cancelled", ("TERM_ADMIN: job killed by root or LSF administrator.",)),
     Line("slurm-preemption", "cancelled", ("TERM_PREEMPT: job killed after preemption.",)),
-    Line("job-requeued", "cancelled", ("TERM_REQUEUE_ADMIN: job killed and requeued by root "
-                                       "or LSF administrator.",)),
+    Line(
+        "job-requeued",
+        "cancelled",
+        ("TERM_REQUEUE_ADMIN: job killed and requeued by root or LSF administrator.",),
+    ),
     Line("lsf-host-lost", "node_failure", ("TERM_REMOVE_HUNG_JOB: job removed from LSF system",)),
     Line(
         "working-directory",
         "file_error",
-        ("TERM_CWD_NOTEXIST: current working directory not accessible or does not exist on "
-         "the execution host",),
+        (
+            "TERM_CWD_NOTEXIST: current working directory not accessible or does not exist on "
+            "the execution host",
+        ),
     ),
     # -- Grid Engine, Flux ------------------------------------------------------------------
     Line(
@@ -267,20 +316,23 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "sge-wallclock",
         "time_limit",
-        ('job 6021 exceeds job hard limit "h_rt" of queue "long.q@n044" (86405.00000 > '
-         "limit:86400.00000) - sending SIGKILL",),
+        (
+            'job 6021 exceeds job hard limit "h_rt" of queue "long.q@n044" (86405.00000 > '
+            "limit:86400.00000) - sending SIGKILL",
+        ),
     ),
     Line(
         "sge-memory",
         "out_of_memory",
-        ('job 6022 exceeds job hard limit "h_vmem" of queue "all.q@c12" (8589934593.00000 > '
-         "limit:8589934592.00000) - sending SIGKILL",),
+        (
+            'job 6022 exceeds job hard limit "h_vmem" of queue "all.q@c12" (8589934593.00000 > '
+            "limit:8589934592.00000) - sending SIGKILL",
+        ),
     ),
     Line(
         "flux-timeout",
         "time_limit",
-        ("7201.044s: job.exception fVt8Hq2R type=timeout severity=0 resource allocation "
-         "expired",),
+        ("7201.044s: job.exception fVt8Hq2R type=timeout severity=0 resource allocation expired",),
     ),
     Line(
         "flux-cancel",
@@ -291,26 +343,34 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "mpi-startup",
         "mpi_error",
-        ("*** The MPI_Comm_size() function was called before MPI_INIT was invoked.",
-         "*** This is disallowed by the MPI standard."),
+        (
+            "*** The MPI_Comm_size() function was called before MPI_INIT was invoked.",
+            "*** This is disallowed by the MPI standard.",
+        ),
     ),
     Line(
         "mpi-startup",
         "mpi_error",
-        ("[c3:77120] *** An error occurred in MPI_Init_thread",
-         "[c3:77120] *** on a NULL communicator"),
+        (
+            "[c3:77120] *** An error occurred in MPI_Init_thread",
+            "[c3:77120] *** on a NULL communicator",
+        ),
     ),
     Line(
         "mpi-startup",
         "mpi_error",
-        ('The application appears to have been direct launched using "srun",',
-         "but OMPI was not built with SLURM's PMI support and therefore cannot"),
+        (
+            'The application appears to have been direct launched using "srun",',
+            "but OMPI was not built with SLURM's PMI support and therefore cannot",
+        ),
     ),
     Line(
         "mpi-startup",
         "mpi_error",
-        ("It looks like MPI_INIT failed for some reason; your parallel process is",
-         "likely to abort."),
+        (
+            "It looks like MPI_INIT failed for some reason; your parallel process is",
+            "likely to abort.",
+        ),
     ),
     Line(
         "mpi-startup",
@@ -330,14 +390,18 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "mpi-startup",
         "mpi_error",
-        ("Abort(1614991) on node 3 (rank 3 in comm 0): Fatal error in internal_Init: Other "
-         "MPI error, error stack:",),
+        (
+            "Abort(1614991) on node 3 (rank 3 in comm 0): Fatal error in internal_Init: Other "
+            "MPI error, error stack:",
+        ),
     ),
     Line(
         "mpi-startup",
         "mpi_error",
-        ("MPI startup(): PMI server not found. Please set I_MPI_PMI_LIBRARY variable if it is "
-         "not a singleton case.",),
+        (
+            "MPI startup(): PMI server not found. Please set I_MPI_PMI_LIBRARY variable if it is "
+            "not a singleton case.",
+        ),
     ),
     Line("mpi-err-code", "mpi_error", ("[n9:2301] *** MPI_ERR_TRUNCATE: message truncated",)),
     Line(
@@ -348,8 +412,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "mpi-abort",
         "mpi_error",
-        ("Abort(17) on node 2 (rank 2 in comm 0): application called MPI_Abort(MPI_COMM_WORLD,"
-         " 17) - process 2",),
+        (
+            "Abort(17) on node 2 (rank 2 in comm 0): application called MPI_Abort(MPI_COMM_WORLD,"
+            " 17) - process 2",
+        ),
     ),
     Line(
         "mpi-launch",
@@ -364,26 +430,34 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "hydra-execvp",
         "missing_module",
-        ("[proxy:0:0@node-a1] HYDU_create_process (lib/utils/launch.c:73): execvp error on file "
-         "./lbm3d (No such file or directory)",),
+        (
+            "[proxy:0:0@node-a1] HYDU_create_process (lib/utils/launch.c:73): execvp error on file "
+            "./lbm3d (No such file or directory)",
+        ),
     ),
     Line(
         "mpi-orte",
         "mpi_error",
-        ("[mpiexec@login2] HYDT_bscu_wait_for_completion (tools/bootstrap/utils/bscu_wait.c:76)"
-         ": one of the processes terminated badly; aborting",),
+        (
+            "[mpiexec@login2] HYDT_bscu_wait_for_completion (tools/bootstrap/utils/bscu_wait.c:76)"
+            ": one of the processes terminated badly; aborting",
+        ),
     ),
     Line(
         "mpirun-nonzero",
         "mpi_error",
-        ("prterun noticed that process rank 6 with PID 90210 on node x1000c0s1 exited on "
-         "signal 15 (Terminated).",),
+        (
+            "prterun noticed that process rank 6 with PID 90210 on node x1000c0s1 exited on "
+            "signal 15 (Terminated).",
+        ),
     ),
     Line(
         "mpirun-nonzero",
         "mpi_error",
-        ("mpirun has exited due to process rank 2 with PID 0 on",
-         'node r3 calling "abort". This may have caused other processes'),
+        (
+            "mpirun has exited due to process rank 2 with PID 0 on",
+            'node r3 calling "abort". This may have caused other processes',
+        ),
     ),
     Line(
         "mpi-primary-job",
@@ -394,8 +468,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "nccl-warn",
         "gpu_error",
-        ("gpu-n4:5521:5609 [1] misc/socket.cc:484 NCCL WARN socketStartConnect: Connect to "
-         "10.3.7.21<40221> failed : Connection refused",),
+        (
+            "gpu-n4:5521:5609 [1] misc/socket.cc:484 NCCL WARN socketStartConnect: Connect to "
+            "10.3.7.21<40221> failed : Connection refused",
+        ),
     ),
     Line(
         "nccl-warn",
@@ -405,14 +481,18 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "gpu-line",
         "gpu_error",
-        ("[rank2]: NCCL error in: /opt/torch/csrc/ProcessGroupNCCL.cpp:2011, unhandled system "
-         "error (run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5",),
+        (
+            "[rank2]: NCCL error in: /opt/torch/csrc/ProcessGroupNCCL.cpp:2011, unhandled system "
+            "error (run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5",
+        ),
     ),
     Line(
         "gpu-line",
         "gpu_error",
-        ("2024-05-05 10:00:00.000 E external/xla/cuda_driver.cc:282] failed call to cuInit: "
-         "CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected",),
+        (
+            "2024-05-05 10:00:00.000 E external/xla/cuda_driver.cc:282] failed call to cuInit: "
+            "CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected",
+        ),
     ),
     Line(
         "gpu-line",
@@ -427,9 +507,11 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "bad-alloc",
         "out_of_memory",
-        ("2024-05-05 10:00:01.4 W tensorflow/tsl/framework/bfc_allocator.cc:296] failed to "
-         "allocate 3.2G (3435973836 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
-         "Aborted (core dumped)"),
+        (
+            "2024-05-05 10:00:01.4 W tensorflow/tsl/framework/bfc_allocator.cc:296] failed to "
+            "allocate 3.2G (3435973836 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
+            "Aborted (core dumped)",
+        ),
     ),
     Line(
         "bad-alloc",
@@ -439,8 +521,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "torch-elastic-failed",
         "unknown",
-        ("E0101 12:00:00.123 torch/distributed/elastic/multiprocessing/api.py:869] failed "
-         "(exitcode: 1) local_rank: 2 (pid: 44512) of binary: /opt/venv/bin/python3",),
+        (
+            "E0101 12:00:00.123 torch/distributed/elastic/multiprocessing/api.py:869] failed "
+            "(exitcode: 1) local_rank: 2 (pid: 44512) of binary: /opt/venv/bin/python3",
+        ),
     ),
     Line(
         "killed",
@@ -532,33 +616,48 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "sigsegv",
         "segfault",
-        ("[4432.118] lammps[2231]: segfault at 18 ip 00007f3a1c2b0e31 sp 00007ffc3a1b8d40 "
-         "error 4 in liblammps.so[7f3a1c000000+2000000]",),
+        (
+            "[4432.118] lammps[2231]: segfault at 18 ip 00007f3a1c2b0e31 sp 00007ffc3a1b8d40 "
+            "error 4 in liblammps.so[7f3a1c000000+2000000]",
+        ),
     ),
     Line("sigsegv", "segfault", ("srun: error: hpc-k2: task 5: Bus error (core dumped)",)),
     Line("sigsegv", "segfault", ("srun: error: n12: task 0: Illegal instruction",)),
-    Line("glibc-abort", "segfault", ("*** stack smashing detected ***: terminated",
-                                     "Aborted (core dumped)")),
+    Line(
+        "glibc-abort",
+        "segfault",
+        ("*** stack smashing detected ***: terminated", "Aborted (core dumped)"),
+    ),
     Line("glibc-abort", "segfault", ("double free or corruption (!prev)",)),
     Line("glibc-abort", "segfault", ("munmap_chunk(): invalid pointer",)),
-    Line("c-assert", "segfault", ("wave: grid.cpp:212: void Grid::step(): Assertion `dt > 0' "
-                                  "failed.",)),
+    Line(
+        "c-assert",
+        "segfault",
+        ("wave: grid.cpp:212: void Grid::step(): Assertion `dt > 0' failed.",),
+    ),
     Line("fatal-python-error", "segfault", ("Fatal Python error: Bus error",)),
-    Line("sigabrt", "segfault", ("Program received signal SIGFPE: Floating-point exception - "
-                                 "erroneous arithmetic operation.",)),
+    Line(
+        "sigabrt",
+        "segfault",
+        (
+            "Program received signal SIGFPE: Floating-point exception - "
+            "erroneous arithmetic operation.",
+        ),
+    ),
     Line(
         "bad-alloc",
         "out_of_memory",
-        ("Operating system error: Cannot allocate memory", "Allocation would exceed memory "
-         "limit"),
+        ("Operating system error: Cannot allocate memory", "Allocation would exceed memory limit"),
         1,
     ),
     Line("bad-alloc", "out_of_memory", ("forrtl: severe (41): insufficient virtual memory",)),
     Line(
         "fortran-file",
         "file_error",
-        ("At line 31 of file io.f90 (unit = 12)", "Fortran runtime error: Cannot open file "
-         "'grid.nml': No such file or directory"),
+        (
+            "At line 31 of file io.f90 (unit = 12)",
+            "Fortran runtime error: Cannot open file 'grid.nml': No such file or directory",
+        ),
         1,
     ),
     Line(
@@ -580,14 +679,18 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "lmod-unknown",
         "missing_module",
-        ("Lmod has detected the following error:  The following module(s) are unknown:",
-         '"netcdf-fortran/9.1"'),
+        (
+            "Lmod has detected the following error:  The following module(s) are unknown:",
+            '"netcdf-fortran/9.1"',
+        ),
     ),
     Line(
         "lmod-unknown",
         "missing_module",
-        ("Lmod has detected the following error: These module(s) or extension(s) exist but "
-         "cannot be loaded as requested: \"hdf5/1.14.9\"",),
+        (
+            "Lmod has detected the following error: These module(s) or extension(s) exist but "
+            'cannot be loaded as requested: "hdf5/1.14.9"',
+        ),
     ),
     Line(
         "lmod-unknown",
@@ -607,8 +710,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "environment-setup",
         "missing_module",
-        ("CommandNotFoundError: Your shell has not been properly configured to use 'conda "
-         "activate'.",),
+        (
+            "CommandNotFoundError: Your shell has not been properly configured to use 'conda "
+            "activate'.",
+        ),
     ),
     Line(
         "environment-setup",
@@ -628,8 +733,10 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "environment-setup",
         "missing_module",
-        ("/var/spool/slurm/d/job4041/slurm_script: line 8: /home/e/envs/fit/bin/activate: No "
-         "such file or directory",),
+        (
+            "/var/spool/slurm/d/job4041/slurm_script: line 8: /home/e/envs/fit/bin/activate: No "
+            "such file or directory",
+        ),
     ),
     Line(
         "environment-setup",
@@ -639,37 +746,45 @@ CATALOGUE: tuple[Line, ...] = (
     Line(
         "shared-library",
         "missing_module",
-        ("ImportError: libhdf5_serial.so.103: cannot open shared object file: No such file or "
-         "directory",),
+        (
+            "ImportError: libhdf5_serial.so.103: cannot open shared object file: No such file or "
+            "directory",
+        ),
     ),
     Line(
         "shared-library",
         "missing_module",
-        ("/opt/apps/vasp_std: error while loading shared libraries: libmkl_intel_lp64.so.2: "
-         "cannot open shared object file: No such file or directory",),
+        (
+            "/opt/apps/vasp_std: error while loading shared libraries: libmkl_intel_lp64.so.2: "
+            "cannot open shared object file: No such file or directory",
+        ),
     ),
     Line("no-module-line", "missing_module", ("/usr/bin/python3.9: No module named scanpy",)),
     Line("command-not-found", "missing_module", ("./go.sh: line 12: gmx_mpi: command not found",)),
     Line(
         "shell-syntax",
         "syntax_error",
-        ("/var/spool/slurm/d/job9/slurm_script: line 14: syntax error near unexpected token "
-         "`fi'",),
+        ("/var/spool/slurm/d/job9/slurm_script: line 14: syntax error near unexpected token `fi'",),
     ),
     Line("killed", "out_of_memory", ("srun: error: fat03: task 1: Killed",)),
     Line(
         "hdf5-lock",
         "file_error",
-        ("    major: File accessibility", "    minor: Unable to lock file, errno = 11",
-         "HDF5-DIAG: unable to lock file, errno = 11, error message = 'Resource temporarily "
-         "unavailable'"),
+        (
+            "    major: File accessibility",
+            "    minor: Unable to lock file, errno = 11",
+            "HDF5-DIAG: unable to lock file, errno = 11, error message = 'Resource temporarily "
+            "unavailable'",
+        ),
         2,
     ),
     Line(
         "file-line",
         "file_error",
-        ("/usr/bin/python3: can't open file '/work/xq/train_v9.py': [Errno 2] No such file or "
-         "directory",),
+        (
+            "/usr/bin/python3: can't open file '/work/xq/train_v9.py': [Errno 2] No such file or "
+            "directory",
+        ),
     ),
     Line("error-prefix", "unknown", ("Error: the mesh has 0 cells after refinement",)),
     Line("error-level", "unknown", ("[2025-01-01 00:00:07] CRITICAL optimizer diverged",)),
@@ -687,9 +802,7 @@ CATALOGUE: tuple[Line, ...] = (
 )
 
 
-@pytest.mark.parametrize(
-    "entry", CATALOGUE, ids=[f"{e.rule}-{i}" for i, e in enumerate(CATALOGUE)]
-)
+@pytest.mark.parametrize("entry", CATALOGUE, ids=[f"{e.rule}-{i}" for i, e in enumerate(CATALOGUE)])
 def test_catalogue_line(entry: Line) -> None:
     result = triage_text(entry.text)
     assert result.category == entry.category, result.notes
@@ -702,7 +815,7 @@ def test_catalogue_line(entry: Line) -> None:
     else:
         parsed = parse_exception_line(entry.lines[entry.key])
         assert parsed is not None
-        name, qualified, message = parsed
+        _name, qualified, message = parsed
         assert match_exception(qualified, message).name == rule.name
 
 

@@ -114,7 +114,10 @@ EXCEPTION_EXAMPLES = {
     "exc-keyboard-interrupt": ("KeyboardInterrupt", ""),
     "exc-any": ("__main__.ConvergenceError", "no convergence"),
     "exc-launcher-env": ("KeyError", "'SLURM_PROCID'"),
-    "exc-native-signal": ("RuntimeError", "DataLoader worker (pid 3) is killed by signal: Bus error."),
+    "exc-native-signal": (
+        "RuntimeError",
+        "DataLoader worker (pid 3) is killed by signal: Bus error.",
+    ),
     "exc-child-failed": ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError", ""),
 }
 

@@ -329,9 +329,7 @@ def _kept_running(lines: list[Evidence], cause: int, ending: int, busy: set[int]
     """Whether the job printed ordinary output between a cause and the verdict."""
     if lines[cause].line > 0 > lines[ending].line:
         return True  # the skipped middle of a long log lies between them
-    ordinary = sum(
-        1 for i in range(cause + 1, ending) if i not in busy and lines[i].text.strip()
-    )
+    ordinary = sum(1 for i in range(cause + 1, ending) if i not in busy and lines[i].text.strip())
     return ordinary > KEPT_RUNNING_LINES
 
 

@@ -60,8 +60,16 @@ LINE_RULES: tuple[Rule, ...] = (
         r"|PMII_singinit: \w+ failed|Fatal error in (?:P?MPI_Init\w*|internal_Init\w*)"
         r"|PMI server not found",
         summary=MPI_STARTUP,
-        keywords=("mpi_init", "direct launched", "looks like", "opal error", "pmix error",
-                  "pmii_singinit", "internal_init", "pmi server"),
+        keywords=(
+            "mpi_init",
+            "direct launched",
+            "looks like",
+            "opal error",
+            "pmix error",
+            "pmii_singinit",
+            "internal_init",
+            "pmi server",
+        ),
     ),
     Rule("mpi-err-code", "mpi_error", 62, r"\bMPI_ERR_[A-Z_]+", keywords=("mpi_err_",)),
     # Open MPI "MPI_ABORT was invoked on rank %d in communicator %s"; MPICH "Abort(%d)

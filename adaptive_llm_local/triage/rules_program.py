@@ -48,7 +48,9 @@ EXCEPTION_RULES: tuple[Rule, ...] = (
         "exc-file",
         "file_error",
         81,
-        exc("FileNotFoundError|PermissionError|IsADirectoryError|NotADirectoryError|FileExistsError")
+        exc(
+            "FileNotFoundError|PermissionError|IsADirectoryError|NotADirectoryError|FileExistsError"
+        )
         + r"|\[Errno (?:2|5|13|17|20|21|28|30|116|122)\]|No space left on device"
         r"|Disk quota exceeded|Read-only file system"
         r"|[Uu]nable to (?:synchronously )?(?:open|create) file|unable to lock file"
@@ -197,8 +199,13 @@ ENVIRONMENT: tuple[Rule, ...] = (
         r"Lmod has detected the following error|module\(s\) are unknown"
         r"|Unable to locate a modulefile|exist but cannot be loaded as requested"
         r"|Cannot load module \"[^\"\n]{1,200}\" (?:without|because) these module",
-        keywords=("lmod", "module(s) are unknown", "modulefile", "cannot be loaded",
-                  "cannot load module"),
+        keywords=(
+            "lmod",
+            "module(s) are unknown",
+            "modulefile",
+            "cannot be loaded",
+            "cannot load module",
+        ),
         setup=True,
     ),
     # conda exceptions.py: CondaError "Run 'conda init' before 'conda activate'",

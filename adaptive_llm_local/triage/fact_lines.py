@@ -365,6 +365,9 @@ PATTERNS: tuple[LinePattern, ...] = (
     ),
     # -- module systems, environments, launchers -----------------------------------------
     LinePattern(
+        ("prolog failure",), _p(r"Prolog failure on node (?P<node>[\w.-]+)"), _groups("node")
+    ),
+    LinePattern(
         ("module(s) are unknown", "cannot be loaded as requested"),
         _p(
             r"(?:module\(s\) are unknown|exist but cannot be loaded as requested):"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from adaptive_llm_local.triage.rule import Rule
 
 MPI_STARTUP = "MPI could not start: the launcher and the MPI library do not match"
+LAUNCHER_ENV = "the program was not started by the launcher that sets its task variables"
 
 LINE_RULES: tuple[Rule, ...] = (
     # -- GPUs ------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ EXCEPTION_RULES: tuple[Rule, ...] = (
         r"|WORLD_SIZE|RANK|LOCAL_RANK|LOCAL_WORLD_SIZE)'|environment variable \w+ expected, "
         r"but not set",
         scope="exception",
-        summary="the program was not started by the launcher that sets its task variables",
+        summary=LAUNCHER_ENV,
     ),
     Rule("exc-mpi", "mpi_error", 80, r"MPI_ERR_|\bmpi4py\b|^MPI\.Exception", scope="exception"),
     # torch elastic errors/__init__.py: torchrun's ChildFailedError only reports that a

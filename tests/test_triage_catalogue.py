@@ -819,5 +819,36 @@ def test_catalogue_line(entry: Line) -> None:
         assert match_exception(qualified, message).name == rule.name
 
 
+LSF_REPORT = """Sender: LSF System <lsfadmin@hpc-m1>
+Subject: Job 4242: <fit_all> in cluster <c7> Done
+
+Job <fit_all> was submitted from host <login3> by user <ana> in cluster <c7> at Mon Jan  8
+------------------------------------------------------------
+
+Successfully completed.
+
+Resource usage summary:
+
+    CPU time :                                   12.00 sec.
+    Max Memory :                                 100 MB
+
+The output (if any) follows:
+
+fit done: chi2=1.02
+"""
+
+
+def test_the_lsf_job_report_of_a_job_that_succeeded_or_exited() -> None:
+    assert triage_text(LSF_REPORT).category == "none"
+    failed = LSF_REPORT.replace("Successfully completed.", "Exited with exit code 3.")
+    result = triage_text(failed)
+    assert result.category == "unknown" and result.key_line == "Exited with exit code 3."
+
+
+def test_an_nccl_warning_that_ends_like_a_file_error_stays_nccl() -> None:
+    line = "n3:1:1 [0] misc/shmutils.cc:72 NCCL WARN Error: failed to open /dev/shm/nccl-x1: No such file or directory"
+    assert triage_text(line + "\n").category == "gpu_error"
+
+
 def test_every_rule_has_a_catalogue_line() -> None:
     assert {r.name for r in RULES} <= {e.rule for e in CATALOGUE}

@@ -37,8 +37,9 @@ LINE_RULES: tuple[Rule, ...] = (
     # NCCL debug.cc: "%s:%d:%d [%d] %s:%d NCCL WARN %s" (WARN is only used for errors):
     # "Call to %s failed : %s", "socketStartConnect: Connect to %s failed : %s",
     # "socketProgress: Connection closed by remote peer %s", "NET/Socket : No usable
-    # listening interface found"
-    Rule("nccl-warn", "gpu_error", 56, r"\bNCCL WARN \S", keywords=("nccl warn",)),
+    # listening interface found"; above the generic file rule, whose wording its messages
+    # may end with
+    Rule("nccl-warn", "gpu_error", 59, r"\bNCCL WARN \S", keywords=("nccl warn",)),
     # -- MPI start-up: the launcher and the library disagree ----------------------------
     # Open MPI errhandler_predefined.c: "*** The %s() function was called before
     # MPI_INIT was invoked.", "*** An error occurred in %s" (MPI_Init, MPI_Init_thread);

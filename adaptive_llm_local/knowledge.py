@@ -26,7 +26,7 @@ GUIDE: dict[str, CategoryGuide] = {
         title="A Python module is missing in the job's environment",
         cause="The job's Python could not import {detail}: the package is not installed in "
         "the environment the job runs in (a different conda env, venv or module set than "
-        "the notebook's).",
+        "the notebook's), or the job script's `module load` or `conda activate` failed.",
         fix="Install the package into the job's environment (e.g. `pip install <package>` "
         "in that env), or activate the same environment in the job script "
         "(`extra_script`/`executable`), then resubmit.",
@@ -44,12 +44,14 @@ GUIDE: dict[str, CategoryGuide] = {
         cause="The job used more memory than it was allowed ({detail}), so the kernel or "
         "SLURM killed it (OOM).",
         fix="Request more memory (`--mem`/`--mem-per-cpu`, or `extra_scheduler` in "
-        "adaptive-scheduler), use fewer cores per node, or reduce the problem size per job.",
+        "adaptive-scheduler), use fewer cores per node, or reduce the problem size per job; "
+        "for GPU memory `--mem` does not help: free the GPU or use smaller batches.",
         keywords=("memory", "oom", "out of memory", "ram", "allocate", "mem"),
     ),
     "time_limit": CategoryGuide(
         title="The job hit its wall-time limit",
-        cause="SLURM cancelled the job because it ran longer than its time limit ({detail}).",
+        cause="The batch system stopped the job because it ran longer than its time limit "
+        "({detail}).",
         fix="Request a longer `--time`, split the work into smaller jobs, or lower the "
         "learner's goal per job; make sure results are saved periodically (`save_interval`).",
         keywords=("time limit", "walltime", "wall time", "timeout", "too long", "--time"),
@@ -96,10 +98,11 @@ GUIDE: dict[str, CategoryGuide] = {
     ),
     "mpi_error": CategoryGuide(
         title="An MPI error stopped the job",
-        cause="The MPI layer failed ({detail}): a rank aborted or the launcher lost a process.",
+        cause="The MPI layer failed ({detail}): a rank aborted, the launcher lost a process, "
+        "or the launcher and the MPI library do not match.",
         fix="Look at the first rank that failed, make sure the MPI library used at run time "
         "is the one mpi4py was built against, and launch with `srun`/`mpirun` as the cluster "
-        "documents.",
+        "documents (`srun --mpi=pmix` for an MPI built with SLURM's PMIx).",
         keywords=("mpi", "rank", "mpirun", "pmix", "orte"),
     ),
     "node_failure": CategoryGuide(

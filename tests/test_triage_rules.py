@@ -19,7 +19,42 @@ LINE_EXAMPLES = {
     "slurm-step-time-limit": (
         "slurmstepd: error: *** STEP 9.0 ON n1 CANCELLED AT 2026-01-01T00:00:00 DUE TO TIME LIMIT ***"
     ),
-    "time-limit-other": "=>> PBS: job killed: walltime 3610 exceeded limit 3600",
+    "time-limit-other": "slurmstepd: error: *** JOB 9 ON n1 CANCELLED DUE TO TIME LIMIT ***",
+    "pbs-walltime": "=>> PBS: job killed: walltime 3610 exceeded limit 3600",
+    "moab-wallclock": "MOAB_INFO: job exceeded wallclock limit",
+    "lsf-runlimit": "TERM_RUNLIMIT: job killed after reaching LSF run time limit.",
+    "sge-wallclock": "job 51.1 exceeded hard wallclock time - initiate terminate method",
+    "flux-timeout": "60.002s: job.exception f2Ab type=timeout severity=0 resource allocation expired",
+    "job-requeued": (
+        "slurmstepd: error: *** JOB 70 ON n2 CANCELLED AT 2026-01-01T00:00:00 DUE TO JOB REQUEUE ***"
+    ),
+    "lsf-killed": "TERM_FORCE_OWNER: job killed by owner without time for cleanup.",
+    "flux-cancel": "3.100s: job.exception f9Zq type=cancel severity=0 by owner",
+    "slurm-node-setup": "srun: Prolog failure on node n42",
+    "lsf-host-lost": "TERM_ZOMBIE: job killed after being in the zombie state",
+    "pbs-memory": "=>> PBS: job killed: vmem 4294967297kb exceeded limit 4294967296kb",
+    "lsf-memlimit": "TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.",
+    "sge-memory": (
+        'job 77 exceeds job hard limit "h_rss" of queue "q@n1" (2.00000 > limit:1.00000) - '
+        "sending SIGKILL"
+    ),
+    "glibc-abort": "free(): invalid pointer",
+    "nccl-warn": "n1:1:1 [0] NCCL WARN NET/Socket : No usable listening interface found",
+    "mpi-startup": "*** The MPI_Comm_rank() function was called before MPI_INIT was invoked.",
+    "hydra-execvp": "[proxy:0:0@n1] HYDU_create_process: execvp error on file ./a.out (No such file "
+    "or directory)",
+    "torch-elastic-failed": "failed (exitcode: 1) local_rank: 0 (pid: 7) of binary: /usr/bin/python3",
+    "environment-setup": "EnvironmentNameNotFound: Could not find conda environment: myenv",
+    "hdf5-lock": "unable to lock file, errno = 37, error message = 'No locks available'",
+    "fortran-file": "Fortran runtime error: End of file",
+    "slurm-execve": "slurmstepd: error: execve(): ./sim: No such file or directory",
+    "srun-mpi-plugin": "srun: error: cannot create mpi context for mpi/pmi2",
+    "srun-launch": "srun: error: Application launch failed: Invalid job credential",
+    "working-directory": "TERM_CWD_NOTEXIST: current working directory is not accessible",
+    "slurm-task-failure": "slurmstepd: error: *** STEP 1.0 ON n1 FAILED (non-zero exit code or "
+    "other failure mode) ***",
+    "pbs-killed-other": "=>> PBS: job killed: ncpus 4.5 exceeded limit 4 (burst)",
+    "fortran-error": "forrtl: severe (408): fort: (2): Subscript #1 of the array A has value 11",
     "slurm-node-failure": (
         "slurmstepd: error: *** JOB 28 ON n1 CANCELLED AT 2026-01-01T00:00:00 DUE TO NODE FAILURE, "
         "SEE SLURMCTLD LOG FOR DETAILS ***"
@@ -78,6 +113,12 @@ EXCEPTION_EXAMPLES = {
     "exc-mpi": ("mpi4py.MPI.Exception", "MPI_ERR_COMM: invalid communicator"),
     "exc-keyboard-interrupt": ("KeyboardInterrupt", ""),
     "exc-any": ("__main__.ConvergenceError", "no convergence"),
+    "exc-launcher-env": ("KeyError", "'SLURM_PROCID'"),
+    "exc-native-signal": (
+        "RuntimeError",
+        "DataLoader worker (pid 3) is killed by signal: Bus error.",
+    ),
+    "exc-child-failed": ("torch.distributed.elastic.multiprocessing.errors.ChildFailedError", ""),
 }
 
 

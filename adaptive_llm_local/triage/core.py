@@ -24,6 +24,14 @@ _FAULT_FRAME = re.compile(r'^\s*File "[^"]*", line \d+ in ')
 CONTEXT_BEFORE = 30
 CONTEXT_AFTER = 10
 _SUMMARY_CHARS = 200
+CAUSE_FLOOR = 40
+"""The least priority of a cause that a batch system's ending verdict yields to."""
+STEP_CAUSE_FLOOR = 30
+"""The same for the end of one ``srun`` step: the failure of one of its tasks suffices."""
+KEPT_RUNNING_LINES = 10
+"""More ordinary output lines than this between a cause and the verdict: the job went on."""
+_NOT_CAUSES = ("cancelled", "time_limit")
+_WRAPPERS = ("ChildFailedError",)
 
 
 @dataclass
@@ -130,6 +138,11 @@ def _exception_candidate(blocks: list[Block]) -> tuple[_Candidate | None, list[B
     root = next((b for b in chain if b.exc_index is not None), None)
     if root is None or root.name is None or root.exc_index is None:
         return None, chain
+    if root.name in _WRAPPERS:
+        # a launcher's report that a worker failed: the worker's own exception is the cause
+        inner, inner_chain = _exception_candidate([b for b in blocks if b.end < chain[0].start])
+        if inner is not None:
+            return inner, inner_chain
     rule = match_exception(root.qualname or root.name, root.message)
     text = f"{root.name}: {root.message}" if root.message else root.name
     return _Candidate(rule, root.exc_index, root.name, text), chain
@@ -202,14 +215,23 @@ def triage_window(window: LogWindow) -> TriageResult:
     texts = [ev.text for ev in lines]
     notes = list(window.notes)
     blocks = find_blocks(texts)
+    in_tracebacks = _traceback_indices(blocks)
     exc_candidate, chain = _exception_candidate(blocks)
-    candidates = _line_candidates(lines, _traceback_indices(blocks))
+    candidates = _line_candidates(lines, in_tracebacks)
     if exc_candidate is not None:
         candidates.append(exc_candidate)
 
-    best = None
-    if candidates:
-        best = max(candidates, key=lambda c: (c.rule.priority, -c.index))
+    best = max(candidates, key=_rank) if candidates else None
+    ended_by: _Candidate | None = None
+    if best is not None and best.rule.ends:
+        cause, cause_chain = _cause_before_ending(
+            window, blocks, candidates, exc_candidate, in_tracebacks
+        )
+        if cause is not None:
+            best, ended_by = cause, best
+            if cause_chain is not None:
+                exc_candidate, chain = cause, cause_chain
+    setup = _setup_before(best, candidates)
 
     cut_block = chain[0] if chain and chain[0].exc_index is None else None
     if (best is None or best.rule.priority < 30) and cut_block is not None:
@@ -225,10 +247,18 @@ def triage_window(window: LogWindow) -> TriageResult:
         summary = "empty log" if not lines else "no failure found in the log"
         return _result(window, "none", None, None, summary, [], [], notes)
 
+    if setup is not None:
+        notes.append(
+            f"the job's environment could not be set up (line {lines[setup.index].line}); "
+            f"that explains the {_what(best)} reported after it (line {lines[best.index].line})"
+        )
+        best = setup
     if best.rule.note:
         notes.append(best.rule.note)
     exception = best.exception
-    if exc_candidate is not None and best is not exc_candidate:
+    if ended_by is not None:
+        notes.append(_ended_note(ended_by, lines[ended_by.index].line))
+    elif exc_candidate is not None and best is not exc_candidate and setup is None:
         outer = "the scheduler's message" if best.rule.priority >= 90 else best.rule.category
         notes.append(
             f"the log also shows a Python {exc_candidate.exception}; {outer} takes precedence"
@@ -241,6 +271,87 @@ def triage_window(window: LogWindow) -> TriageResult:
     return _result(
         window, best.rule.category, best.index, exception, _summary(best), chain, candidates, notes
     )
+
+
+def _rank(candidate: _Candidate) -> tuple[int, int]:
+    return (candidate.rule.priority, -candidate.index)
+
+
+def _cause_before_ending(
+    window: LogWindow,
+    blocks: list[Block],
+    candidates: list[_Candidate],
+    exc_candidate: _Candidate | None,
+    in_tracebacks: set[int],
+) -> tuple[_Candidate | None, list[Block] | None]:
+    """The cause of the job's end, when the log prints one before the batch system's verdict.
+
+    The verdict (time limit, cancellation, preemption, requeue) is what ended the job;
+    an out-of-memory kill, a crash, an exception, a failed set-up or a launcher error
+    printed before it is why, unless the job kept printing ordinary output after it
+    (then it recovered, and the verdict stands). For the end of one ``srun`` step the
+    failure of one of its tasks is a cause too. Causes printed after the verdict are
+    its effects (the ``SIGTERM`` handler's ``KeyboardInterrupt``, the ``Killed`` that
+    follows it) and are ignored.
+
+    Returns
+    -------
+    tuple[_Candidate | None, list[Block] | None]
+        The cause, or None; and the exception chain of the cause when it is a Python
+        exception of an earlier chain than the log's last one.
+    """
+    ending = min((c for c in candidates if c.rule.ends), key=lambda c: c.index)
+    floor = STEP_CAUSE_FLOOR if ending.rule.ends == "step" else CAUSE_FLOOR
+    before = [c for c in candidates if c.index < ending.index and c is not exc_candidate]
+    earlier: _Candidate | None = None
+    chain: list[Block] = []
+    if exc_candidate is not None and exc_candidate.index < ending.index:
+        before.append(exc_candidate)
+    else:
+        earlier, chain = _exception_candidate([b for b in blocks if b.end < ending.index])
+        if earlier is not None:
+            before.append(earlier)
+    causes = [
+        c
+        for c in before
+        if not c.rule.ends and c.rule.category not in _NOT_CAUSES and c.rule.priority >= floor
+    ]
+    if not causes:
+        return None, None
+    cause = max(causes, key=_rank)
+    busy = in_tracebacks | {c.index for c in candidates}
+    if _kept_running(window.lines, cause.index, ending.index, busy):
+        return None, None
+    return cause, (chain if cause is earlier else None)
+
+
+def _kept_running(lines: list[Evidence], cause: int, ending: int, busy: set[int]) -> bool:
+    """Whether the job printed ordinary output between a cause and the verdict."""
+    if lines[cause].line > 0 > lines[ending].line:
+        return True  # the skipped middle of a long log lies between them
+    ordinary = sum(1 for i in range(cause + 1, ending) if i not in busy and lines[i].text.strip())
+    return ordinary > KEPT_RUNNING_LINES
+
+
+def _setup_before(best: _Candidate | None, candidates: list[_Candidate]) -> _Candidate | None:
+    """The first failed environment set-up before a missing module or program, if any."""
+    if best is None or best.rule.category != "missing_module" or best.rule.setup:
+        return None
+    setups = [c for c in candidates if c.rule.setup and c.index < best.index]
+    return min(setups, key=lambda c: c.index) if setups else None
+
+
+def _ended_note(ending: _Candidate, line: int) -> str:
+    """What ended the job after its cause (the note that keeps the verdict in view)."""
+    if ending.rule.ends == "step" and ending.rule.category == "cancelled":
+        return f"the job step was then cancelled (line {line})"
+    return f"the batch system then ended the job: {_summary(ending)} (line {line})"
+
+
+def _what(candidate: _Candidate) -> str:
+    if candidate.exception is not None:
+        return f"Python {candidate.exception}"
+    return "missing program or library"
 
 
 def _result(
@@ -287,13 +398,19 @@ def triage_file(
     negatively from the end (-1 = last line, as ``tail -n`` counts) and
     ``truncated`` is True. Files that fit the window get exact positive numbers.
 
-    Precedence: a SLURM verdict (time limit, node failure, cancellation, cgroup
-    OOM kill) wins over anything the program printed; otherwise the root Python
-    exception, i.e. the FIRST exception of the last chain (``The above exception
-    was the direct cause...`` / ``During handling of the above exception...``);
-    otherwise native crashes, loader, shell, MPI and CUDA messages; otherwise
-    generic failure signs give ``unknown``; no sign at all gives ``none``. See
-    `adaptive_llm_local.triage.rules` for the table.
+    Precedence: the batch system's verdict (node failure, memory kill, and how the
+    job ended: time limit, cancellation, preemption) wins over what the program
+    printed, except that a verdict on how the job ended yields to a cause printed
+    before it (an out-of-memory kill, a crash, an exception, a failed set-up, a
+    launcher error) unless the job kept running normally after that cause; the
+    verdict is then a note. Otherwise the root Python exception, i.e. the FIRST
+    exception of the last chain (``The above exception was the direct cause...`` /
+    ``During handling of the above exception...``); otherwise native crashes,
+    loader, shell, MPI and CUDA messages; otherwise generic failure signs give
+    ``unknown``; no sign at all gives ``none``. A failed environment set-up (an
+    unknown module, a conda environment that cannot be activated) is the key line
+    of a missing module reported after it. See `adaptive_llm_local.triage.rules`
+    for the table.
 
     Parameters
     ----------

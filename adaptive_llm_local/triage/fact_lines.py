@@ -137,6 +137,15 @@ def _native_frame(match: re.Match[str], lines: list[str], i: int) -> Iterator[Fo
         yield "crash_offset", match.group("offset"), i
 
 
+def _env_modules(match: re.Match[str], lines: list[str], i: int) -> Iterator[Found]:
+    """Modules Lmod could not load: after the message, or on the next line (Lmod wraps)."""
+    names, at = match.group("modules"), i
+    if not names.strip() and i + 1 < len(lines):
+        names, at = lines[i + 1], i + 1
+    for name in re.findall(r"[\w.+/-]+", names)[:5]:
+        yield "env_module", name, at
+
+
 def _p(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
@@ -353,6 +362,57 @@ PATTERNS: tuple[LinePattern, ...] = (
         ("walltime",),
         _p(r"PBS: job killed: walltime (?P<elapsed>\d+) exceeded limit (?P<time_limit>\d+)"),
         _groups("elapsed", "time_limit"),
+    ),
+    # -- module systems, environments, launchers -----------------------------------------
+    LinePattern(
+        ("prolog failure",), _p(r"Prolog failure on node (?P<node>[\w.-]+)"), _groups("node")
+    ),
+    LinePattern(
+        ("module(s) are unknown", "cannot be loaded as requested"),
+        _p(
+            r"(?:module\(s\) are unknown|exist but cannot be loaded as requested):"
+            r"(?P<modules>[^\n]{0,500})$"
+        ),
+        _env_modules,
+    ),
+    LinePattern(
+        ("cannot load module", "locate a modulefile"),
+        _p(
+            r"Cannot load module \"(?P<env_module>[^\"]{1,200})\""
+            r"|Unable to locate a modulefile for '(?P<env_module2>[^']{1,200})'"
+        ),
+        lambda m, lines, i: iter(
+            [("env_module", m.group("env_module") or m.group("env_module2"), i)]
+        ),
+    ),
+    LinePattern(
+        ("conda environment",),
+        _p(r"(?:Could not find conda environment|Not a conda environment): (?P<conda_env>\S+)"),
+        _groups("conda_env"),
+    ),
+    LinePattern(
+        ("activate", "conda.sh"),
+        _p(r"(?P<activate_script>[^\s:]{0,300}(?:bin/activate|conda\.sh)(?:\.\w{1,5})?)\b"),
+        _groups("activate_script"),
+    ),
+    LinePattern(
+        ("command not found", ": not found"),
+        _p(
+            r"(?:^|: )(?P<setup_command>module|ml|conda|mamba|micromamba|source): "
+            r"(?:command )?not found$"
+        ),
+        _groups("setup_command"),
+    ),
+    LinePattern(
+        ("srun:", "direct launched", "mpirun", "mpiexec", "prterun"),
+        _p(
+            r"^(?P<launcher>srun|mpirun|mpiexec|prterun|orterun)(?=: | noticed| detected"
+            r"| was unable| has exited)|direct launched using \"?(?P<launcher2>\w+)"
+            r"|^\[(?P<launcher3>mpiexec)@"
+        ),
+        lambda m, lines, i: iter(
+            [("launcher", m.group("launcher") or m.group("launcher2") or m.group("launcher3"), i)]
+        ),
     ),
     # -- pointers to other files ----------------------------------------------------------
     LinePattern(

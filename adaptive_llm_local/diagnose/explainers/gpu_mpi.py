@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...triage.rules_parallel import LAUNCHER_ENV, MPI_STARTUP
 from .writer import Writer, code
 
 
@@ -23,6 +24,14 @@ def gpu_error(w: Writer) -> None:
             "your cluster's GPU partition; in adaptive-scheduler "
             '`extra_scheduler=["--gres=gpu:1"]`); `nvidia-smi` in the job script shows '
             "what the job got.",
+        )
+        w.rule(
+            "fix",
+            "If the job did request a GPU and the node has one, the GPU is not visible to "
+            "the program: `CUDA_VISIBLE_DEVICES` set by hand to a device that does not exist "
+            "(leave it to SLURM), or an NVIDIA driver that is not loaded on the node (after a "
+            "kernel update `nvidia-smi` fails there): tell the administrators and avoid the "
+            "node with `--exclude`.",
         )
         return
     if "driver version is insufficient" in error:
@@ -95,7 +104,72 @@ def _nccl(w: Writer) -> None:
 # -- MPI ---------------------------------------------------------------------------------
 
 
+def _mpi_startup(w: Writer) -> None:
+    """MPI could not start: the launcher and the MPI library (its PMI) do not match."""
+    key = (w.result.key_line or "").strip()
+    launcher = w.get("launcher")
+    by = f" under {code(launcher)}" if launcher else ""
+    w.fact(
+        "cause",
+        f"The MPI program could not start{by}: {code(key)}.",
+        "launcher",
+        key=True,
+    )
+    w.rule(
+        "cause",
+        "MPI start-up fails like this when the launcher and the MPI library do not match: "
+        "`srun` starting a program whose MPI was not built for SLURM's PMI (or without "
+        "`--mpi=pmix`), one MPI's `mpirun` starting a program built with another MPI, or a "
+        "program started with no launcher at all.",
+    )
+    intel = "I_MPI_PMI_LIBRARY" in key or "PMI server not found" in key
+    extra = (
+        "; for Intel MPI under `srun`, point `I_MPI_PMI_LIBRARY` at SLURM's PMI library "
+        "(`libpmi2.so`) or use Intel's `mpirun`"
+        if intel
+        else ""
+    )
+    w.rule(
+        "fix",
+        "Start the program with the launcher its MPI library expects: `srun --mpi=pmix` "
+        "(`srun --mpi=list` shows the PMI types this SLURM offers) when the library supports "
+        "SLURM's PMIx, otherwise that library's own `mpirun` or `mpiexec` inside the "
+        "allocation; load the MPI module the program (or mpi4py) was built with before "
+        f"starting it{extra}.",
+        "launcher",
+    )
+
+
+def _launcher_env(w: Writer) -> None:
+    name = w.get("key") or "a launcher variable"
+    w.fact(
+        "cause",
+        f"The program reads {code(name)}, which only the launcher sets for each task it "
+        "starts (SLURM's `srun` sets `SLURM_*`, `mpirun` sets `OMPI_COMM_WORLD_*` or "
+        "`PMI_*`, torchrun sets `RANK` and `WORLD_SIZE`): the program was started another "
+        "way (directly, on the login node, or by another launcher).",
+        "key",
+        key=True,
+    )
+    w.frame_facts(caller=False)
+    at = f" at {w.place()}" if w.has_frame else ""
+    w.rule(
+        "fix",
+        "Start the program with the launcher whose variables it reads (`srun` inside the "
+        f"allocation for `SLURM_*`), or read the variable{at} with a default "
+        "(`os.environ.get(...)`) or from the launcher that does start it.",
+        "key",
+        *w.frame_names(),
+    )
+
+
 def mpi_error(w: Writer) -> None:
+    if w.result.summary == MPI_STARTUP:
+        _mpi_startup(w)
+        return
+    if w.result.summary == LAUNCHER_ENV:
+        _launcher_env(w)
+        return
     rank = w.get("rank")
     said = w.get("rank_message")
     told = f" Rank {rank}'s own last message: {code(said)}." if rank and said else ""

@@ -1,18 +1,37 @@
-"""Out of memory: SLURM's kills, MemoryError, numpy, CUDA and C++ allocations."""
+"""Out of memory: the batch systems' kills, MemoryError, numpy, GPU and C++ allocations."""
 
 from __future__ import annotations
+
+import re
 
 from .scheduler import job_name, slurm_limits
 from .writer import Writer, code, short
 
+_GPU_MEMORY = re.compile(
+    r"CUDA out of memory|CUDA error: out of memory|CUDA_ERROR_OUT_OF_MEMORY"
+    r"|cudaErrorMemoryAllocation|Cuda failure \d* ?'out of memory'|RESOURCE_EXHAUSTED"
+    r"|OutOfMemoryError: CUDA|ResourceExhaustedError"
+)
+# what each batch system calls its memory request, keyed by a word of its kill message
+_MEMORY_OPTIONS = (
+    ("PBS:", "`#PBS -l mem=`, or `-l select=...:mem=` on PBS Pro"),
+    ("TERM_", '`#BSUB -M` with `#BSUB -R "rusage[mem=...]"`'),
+    ("hard limit", "`-l h_vmem=` (per slot) in the `qsub` options"),
+)
+
 
 def out_of_memory(w: Writer) -> None:
+    key = w.result.key_line or ""
     if w.has("oom_kill_events") or w.get("task_error") == "Out Of Memory":
         _slurm_oom(w)
     elif w.has("mem_used", "mem_limit"):
         _slurm_mem_limit(w)
+    elif any(marker in key for marker, _ in _MEMORY_OPTIONS):
+        _batch_memory(w, key)
     elif w.has("cuda_requested"):
         _cuda_oom(w)
+    elif _GPU_MEMORY.search(key):
+        _gpu_memory(w, key)
     elif w.has("alloc_size"):
         _numpy_oom(w)
     elif w.get("exception") in ("MemoryError", "OutOfMemoryError"):
@@ -62,6 +81,7 @@ def _slurm_oom(w: Writer) -> None:
         "command",
         key=True,
     )
+    _step_tasks(w)
     known = slurm_limits(w, "req_mem", "max_rss")
     above = f" above its {known['req_mem']}" if "req_mem" in known else ""
     peak = f" (its peak was {known['max_rss']})" if "max_rss" in known else ""
@@ -74,6 +94,32 @@ def _slurm_oom(w: Writer) -> None:
         "job_id",
         "command",
         checks=("slurm_job",) if known else (),
+    )
+
+
+def _step_tasks(w: Writer) -> None:
+    """Which tasks of an ``srun`` step the kill hit, as srun reports them."""
+    if w.get("task_error") != "Out Of Memory" or not w.has("task"):
+        return
+    tasks, node = w.get("task") or "", w.get("node")
+    which = f"tasks {tasks}" if any(c in tasks for c in ",-") else f"task {tasks}"
+    on = f" on node {node}" if node else ""
+    step = w.get("step_id")
+    of = f" of step {step}" if step and not step.endswith(".batch") else " of the srun step"
+    w.fact(
+        "cause",
+        f"srun reports {which}{of}{on} as killed for memory (`Out Of Memory`), so srun "
+        "then stopped the whole step.",
+        "task",
+        "node",
+        "step_id",
+    )
+    w.rule(
+        "fix",
+        f"The limit applies per node to the tasks srun runs there: give the step more "
+        f"memory per task (`srun --mem-per-cpu=`, or `--mem=` per node) or run fewer "
+        f"tasks per node (`--ntasks-per-node`) so that {which} fit.",
+        "task",
     )
 
 
@@ -96,6 +142,48 @@ def _slurm_mem_limit(w: Writer) -> None:
     )
 
 
+def _batch_memory(w: Writer, key: str) -> None:
+    """PBS/Torque, LSF and Grid Engine kills at the job's memory limit."""
+    option = next(o for marker, o in _MEMORY_OPTIONS if marker in key)
+    w.fact(
+        "cause",
+        f"The batch system killed the job at its memory limit ({code(key.strip())}): the job "
+        "used more memory than it requested.",
+        key=True,
+    )
+    w.rule(
+        "fix",
+        f"Request more memory for the job ({option}) or make it hold less in memory at once.",
+    )
+
+
+def _not_host_memory(w: Writer) -> None:
+    w.rule(
+        "cause",
+        "This is the GPU's own memory, not the node's RAM: a larger `--mem` does not help.",
+    )
+
+
+def _gpu_memory(w: Writer, key: str) -> None:
+    """A GPU out of memory without PyTorch's numbers: often memory other processes hold."""
+    w.fact("cause", f"The GPU ran out of memory: {code(key.strip())}.", key=True)
+    _not_host_memory(w)
+    w.rule(
+        "cause",
+        "When it fails at start-up or on a small allocation, other processes hold the "
+        "GPU's memory: another job or process sharing the GPU, or a framework that took "
+        "most of it in advance.",
+    )
+    w.rule(
+        "fix",
+        "Check with `nvidia-smi` on the node which processes hold the GPU's memory; run on a "
+        "GPU of the job's own (`--gres=gpu:1`, the GPUs SLURM gives the job in "
+        "`CUDA_VISIBLE_DEVICES`), stop frameworks from taking all of it in advance "
+        "(`XLA_PYTHON_CLIENT_PREALLOCATE=false` for JAX, `TF_FORCE_GPU_ALLOW_GROWTH=true` for "
+        "TensorFlow), or reduce the batch size.",
+    )
+
+
 def _cuda_oom(w: Writer) -> None:
     size, gpu = w.get("cuda_requested"), w.get("gpu")
     total, free = w.get("gpu_total"), w.get("gpu_free")
@@ -110,6 +198,7 @@ def _cuda_oom(w: Writer) -> None:
         "gpu_free",
         key=True,
     )
+    _not_host_memory(w)
     w.frame_facts(caller=False)
     at = f" at {w.place()}" if w.has_frame else ""
     bigger = f" or a GPU with more than {total}" if total else ""

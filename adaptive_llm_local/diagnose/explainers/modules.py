@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from ...knowledge import PIP_NAMES, PY2_MODULES, PY3_STDLIB_SINCE, REMOVED_MODULES
 from .writer import Writer, code, short
 
+_SETUP_FACTS = ("env_module", "conda_env", "activate_script", "setup_command")
+_CONDA_INIT = re.compile(
+    r"'(?:conda|mamba) init' before|configured to use '(?:conda|mamba) activate'"
+)
+_PACKAGE_DIR = re.compile(r"/(?:site|dist)-packages/(?P<package>[A-Za-z_]\w*)/")
+_IMPORTED = re.compile(r"^\s*(?:from|import)\s+(?P<package>[A-Za-z_]\w*)")
+
 
 def missing_module(w: Writer) -> None:
-    if w.has("missing_command"):
+    key = w.result.key_line or ""
+    if any(w.has(name) for name in _SETUP_FACTS) or _CONDA_INIT.search(key):
+        _failed_setup(w, key)
+    elif w.has("missing_command"):
         _missing_command(w)
     elif w.has("library"):
         _missing_library(w)
@@ -285,10 +297,26 @@ def _missing_command(w: Writer) -> None:
         )
 
 
+def _python_package(w: Writer) -> tuple[str, tuple[str, ...]] | None:
+    """The Python package whose compiled module needs the library, as the traceback shows."""
+    file = w.get("library_file") or ""
+    found = _PACKAGE_DIR.search(file)
+    if found:
+        return found.group("package"), ("library_file",)
+    imported = _IMPORTED.match(w.get("frame_source") or "")
+    if imported:
+        return imported.group("package"), ("frame_source",)
+    return None
+
+
 def _missing_library(w: Writer) -> None:
     library, program = w.get("library") or "", w.get("program")
+    package = None if program else _python_package(w)
     if program:
         who = code(program)
+    elif package is not None:
+        where = f" (imported at {w.place(full=True)})" if w.has_frame else ""
+        who = f"The compiled part of the Python package {code(package[0])}{where}"
     elif w.has_frame:
         who = f"The import at {w.place(full=True)}"
     else:
@@ -300,9 +328,19 @@ def _missing_library(w: Writer) -> None:
         "path).",
         "library",
         "program",
+        *(package[1] if package else ()),
         *w.frame_names(),
     )
-    ldd = f"; `ldd {program}` lists what it needs" if program else ""
+    if program:
+        ldd = f"; `ldd {program}` lists what it needs and marks the missing one `not found`"
+    elif package is not None:
+        ldd = (
+            f"; `ldd` on the `.so` files in {code(package[0])}'s folder marks the missing one "
+            "`not found`, and the module that built the package (its MPI, HDF5 or CUDA "
+            "module) is the one to load"
+        )
+    else:
+        ldd = ""
     w.rule(
         "fix",
         f"Make {code(library)} findable: load the module that provides it in the job "
@@ -311,3 +349,87 @@ def _missing_library(w: Writer) -> None:
         "library",
         "program",
     )
+
+
+def _failed_setup(w: Writer, key: str) -> None:
+    """The job script could not set up its environment (module, conda, virtualenv)."""
+    after = (
+        " The missing module reported after it follows from that."
+        if any("environment could not be set up" in n for n in w.result.notes)
+        else ""
+    )
+    module, env = w.get("env_module"), w.get("conda_env")
+    script, command = w.get("activate_script"), w.get("setup_command")
+    if module:
+        w.fact(
+            "cause",
+            f"`module load {module}` failed: the module system knows no module "
+            f"{code(module)} that can be loaded here, so the environment the rest of the job "
+            f"expects was never set up.{after}",
+            "env_module",
+            key=True,
+        )
+        w.rule(
+            "fix",
+            f"Correct the name or version of {code(module)} in the job script: "
+            f"`module spider {module.split('/')[0]}` (Lmod) or `module avail` lists the "
+            "modules and versions that exist, and what must be loaded first (a compiler or "
+            "MPI module); then resubmit.",
+            "env_module",
+        )
+    elif env:
+        w.fact(
+            "cause",
+            f"`conda activate` found no environment {code(env)}, so the job ran without the "
+            f"packages that environment holds.{after}",
+            "conda_env",
+            key=True,
+        )
+        w.rule(
+            "fix",
+            f"List the environments the job can see with `conda env list` (on the compute "
+            f"node, with the same conda); create {code(env)} there or activate it by its full "
+            "path, then resubmit.",
+            "conda_env",
+        )
+    elif script:
+        w.fact(
+            "cause",
+            f"The job script sources {code(script)}, which does not exist on the node, so "
+            f"the environment was never activated.{after}",
+            "activate_script",
+            key=True,
+        )
+        w.rule(
+            "fix",
+            f"Create the environment at {code(script)}'s place (`python -m venv`) or give "
+            "its absolute path on a file system the compute nodes mount, then resubmit.",
+            "activate_script",
+        )
+    elif command:
+        w.fact(
+            "cause",
+            f"The job's shell has no {code(command)} command: batch jobs do not run the "
+            f"login shell start-up files that define it.{after}",
+            "setup_command",
+            key=True,
+        )
+        w.rule(
+            "fix",
+            "Start the job script with `#!/bin/bash -l` (a login shell) or source the "
+            "script that defines the command before using it (for conda: "
+            '`eval "$(conda shell.bash hook)"`), then resubmit.',
+            "setup_command",
+        )
+    else:
+        w.fact(
+            "cause",
+            f"The job's shell cannot use `conda activate` ({code(key.strip())}): conda's "
+            f"shell functions are not loaded in a batch shell.{after}",
+            key=True,
+        )
+        w.rule(
+            "fix",
+            'Put `eval "$(conda shell.bash hook)"` before `conda activate` in the job '
+            "script (or start it with `#!/bin/bash -l`), then resubmit.",
+        )

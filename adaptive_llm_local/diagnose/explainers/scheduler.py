@@ -53,8 +53,25 @@ def time_limit(w: Writer) -> None:
     _save_progress(w)
 
 
+# how each batch system names its run-time limit, keyed by a word of its message
+_TIME_OPTIONS = (
+    ("PBS: job killed: cput", "`#PBS -l cput=`"),
+    ("PBS", "`#PBS -l walltime=`"),
+    ("TERM_CPULIMIT", "`#BSUB -c`"),
+    ("TERM_DEADLINE", "the deadline of `bsub -t`"),
+    ("TERM_", "`#BSUB -W`"),
+    ("job exceeded wallclock limit", "`#PBS -l walltime=` (or `#MSUB -l walltime=`)"),
+    ("wallclock time", "`-l h_rt=` in the `qsub` options"),
+    ("h_rt", "`-l h_rt=` in the `qsub` options"),
+    ("h_cpu", "`-l h_cpu=` in the `qsub` options"),
+    ("job.exception", "`flux batch -t` (or `--time-limit`)"),
+    ("allocation expired", "`flux batch -t` (or `--time-limit`)"),
+)
+
+
 def _other_scheduler_time_limit(w: Writer, key: str) -> None:
-    """PBS (``walltime N exceeded limit M``, in seconds) and LSF (``TERM_RUNLIMIT``)."""
+    """PBS/Torque (``walltime N exceeded limit M``, in seconds), Moab, LSF (``TERM_RUNLIMIT``),
+    Grid Engine (``h_rt``) and Flux (``type=timeout``)."""
     pbs = "PBS" in key
     limit, used = w.get("time_limit"), w.get("elapsed")
     numbers = f": it ran {used} s against a limit of {limit} s" if pbs and limit and used else ""
@@ -66,7 +83,7 @@ def _other_scheduler_time_limit(w: Writer, key: str) -> None:
         key=True,
     )
     above = f" above {limit} s" if pbs and limit else ""
-    option = "`#PBS -l walltime=`" if pbs else "`#BSUB -W`"
+    option = next((o for marker, o in _TIME_OPTIONS if marker in key), "the job's time request")
     w.rule("fix", f"Raise the job's run-time limit{above} ({option}).", "time_limit")
     _save_progress(w)
 
@@ -146,6 +163,10 @@ def cancelled(w: Writer) -> None:
 
 def node_failure(w: Writer) -> None:
     job, node = job_name(w), w.get("node")
+    key = w.result.key_line or ""
+    if "Prolog failure" in key or "not ready" in key or "boot of the nodes" in key:
+        _node_setup(w, key, node)
+        return
     on = f"Node {node}" if node else "The node"
     w.fact(
         "cause",
@@ -164,6 +185,34 @@ def node_failure(w: Writer) -> None:
         "fix",
         f"Resubmit {job} (with `--requeue` SLURM requeues it by itself; "
         f"adaptive-scheduler restarts failed jobs); {exclude}.",
+        "job_id",
+        "node",
+    )
+
+
+def _node_setup(w: Writer, key: str, node: str | None) -> None:
+    """A prolog that failed, or nodes that never booted: the node, not the job."""
+    job = job_name(w)
+    prolog = "Prolog failure" in key
+    what = (
+        "the site's prolog (the set-up script SLURM runs on a node before the job) failed"
+        if prolog
+        else "the nodes allocated to it did not come up (cloud or powered-down nodes that "
+        "never booted)"
+    )
+    w.fact(
+        "cause",
+        f"{job.capitalize()} could not start: {what} ({code(key.strip())}); the job itself "
+        "did not run.",
+        "node",
+        "job_id",
+        key=True,
+    )
+    avoid = f" and keep away from node {node} with `--exclude={node}`" if node else ""
+    w.rule(
+        "fix",
+        f"Resubmit {job}{avoid}; tell the administrators, who see the reason with "
+        "`sinfo -R` (SLURM drains a node whose prolog fails).",
         "job_id",
         "node",
     )

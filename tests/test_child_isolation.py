@@ -345,9 +345,12 @@ def _import_name_log(folder: Path, module: Path) -> Path:
 def test_a_crafted_module_file_is_a_clean_skip_or_an_answer(tmp_path: Path, name: str) -> None:
     module = _crafted(tmp_path, name)
     result = triage_file(_import_name_log(tmp_path, module))
+    # Tokenizing the 2 MB many_lines file takes ~5 s on a slow 2-core CPU: give it room, the
+    # bound on the wait is what is tested.
+    timeout = 20.0 if name == "many_lines" else 5.0
     start = time.monotonic()
-    found = import_name_check(extract_facts(result), timeout=5.0)
-    assert time.monotonic() - start < 15
+    found = import_name_check(extract_facts(result), timeout=timeout)
+    assert time.monotonic() - start < timeout + 10
     assert len(found) == 1 and found[0].name == "import_name_defined"
     assert found[0].status in ("skipped", "problem"), found
     assert "\n" not in found[0].text and len(found[0].text) < 400, found[0].text

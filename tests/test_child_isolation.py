@@ -300,7 +300,9 @@ def test_a_relative_model_path_still_reaches_the_preflight_child(
     monkeypatch.chdir(tmp_path)
     from adaptive_llm_local.models import ModelFile
 
-    result = preflight.check(ModelFile(Path("m.gguf")), n_gpu_layers=0, n_threads=None)
+    result = preflight.check(
+        ModelFile(Path("m.gguf")), n_gpu_layers=0, n_threads=None, settings=Settings.from_env()
+    )
     assert result.plan is not None and result.attempts[-1].outcome == "ok", result
     assert not [a for a in result.attempts if a.outcome == "error"], result
 
